@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs everything a fresh machine lacks, then runs
+# lint, type checks and the whole test suite. A missing dependency fails; nothing is skipped.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/setup.sh
+echo "== lint"
+ruff check .
+ruff format --check . || { echo "ruff format: run 'ruff format .'"; exit 1; }
+echo "== types"
+mypy
+echo "== tests"
+python -m pytest "$@"
