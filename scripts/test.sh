@@ -9,5 +9,9 @@ ruff check .
 ruff format --check . || { echo "ruff format: run 'ruff format .'"; exit 1; }
 echo "== types"
 mypy
+echo "== test cluster binaries"
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd and helm once (cached
+# by version); a failed build fails the run, so cluster tests never skip.
+source tests/k8s/build.sh
 echo "== tests"
 python -m pytest "$@"
