@@ -1,0 +1,45 @@
+"""What the engine asks an executor to do; one small immutable value per decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hypersearch.spec.model import DataRange, ParamValue
+
+
+@dataclass(frozen=True)
+class StartTrial:
+    """Start a run: stage 1 (screening on reduced data) or stage 2 (full training of a winner).
+
+    ``env`` is the control protocol (HS_PARAM_*, HS_DATA_*, HS_SEED, HS_TRIAL, HS_STAGE); the
+    executor adds what only it knows (metrics port, checkpoint directory).
+    """
+
+    trial: int
+    name: str
+    stage: int
+    params: dict[str, ParamValue]
+    data: DataRange
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StopTrial:
+    """Stop a running trial; ``reason`` is for people (status, events, the progress display)."""
+
+    trial: int
+    name: str
+    reason: str
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The search is over: succeeded with a winner, or failed with a reason."""
+
+    succeeded: bool
+    reason: str
+    winner: int | None = None
+
+
+Action = StartTrial | StopTrial | Finish

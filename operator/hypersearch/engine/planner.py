@@ -1,0 +1,363 @@
+"""The two-stage planner: which trials to start and stop, which go to stage 2, when it is over.
+
+Executors drive it with three calls (:meth:`Search.step`, :meth:`Search.observe`,
+:meth:`Search.finished`) and apply the actions it returns. It never reads a clock or does I/O:
+given the spec and the same calls it makes the same decisions, and its state is plain data
+(:meth:`Search.to_state` / :meth:`Search.from_state`) so a restarted executor continues exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from hypersearch.engine.actions import Action, Finish, StartTrial, StopTrial
+from hypersearch.engine.cost import Cost, full_run_examples
+from hypersearch.engine.observations import ObservationTable, TrialReport, report_problem
+from hypersearch.engine.predictors import PredictionContext, make_predictor
+from hypersearch.engine.relative import fit_additive
+from hypersearch.engine.samplers import History, make_sampler
+from hypersearch.engine.stopping import RungContext, make_stopping_rule
+from hypersearch.engine.trial import Trial, TrialState
+from hypersearch.spec.model import SearchSpec
+
+STATE_VERSION = 1
+
+
+def trial_env(spec: SearchSpec, trial: Trial) -> dict[str, str]:
+    """The control-protocol environment of a trial (DESIGN section 3)."""
+    env = {f"HS_PARAM_{k}": str(v) for k, v in trial.params.items()}
+    env.update(trial.data.env())
+    env.update(
+        {
+            "HS_SEED": str(spec.seed),
+            "HS_TRIAL": trial.name,
+            "HS_STAGE": str(trial.stage),
+            "HS_EVAL_WINDOWS": str(spec.evaluation_windows),
+        }
+    )
+    return env
+
+
+class Search:
+    """One search's decisions. Trial ids ``0..trials-1`` are stage 1; stage-2 runs follow."""
+
+    def __init__(self, spec: SearchSpec) -> None:
+        self.spec = spec
+        self.sampler = make_sampler(spec)
+        self.rule = make_stopping_rule(spec.stopping.rule)
+        self.predictor = make_predictor(spec.predictor.name)
+        self.checkpoints = self.rule.checkpoints(spec)
+        grid = self.sampler.size()
+        self.configurations = min(spec.trials, grid) if grid is not None else spec.trials
+        self.trials: list[Trial] = []
+        self.phase = "Running"
+        self.stage = 1
+        self.reason = ""
+        self.promoted: list[int] = []
+        self.winner: int | None = None
+        self.table = ObservationTable(spec.windows, spec.sign, capacity=self.configurations)
+        self._window_versions = np.zeros(spec.windows, dtype=np.int64)
+        self._prediction_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    # ----------------------------------------------------------------- executor API
+
+    def step(self) -> list[Action]:
+        """Start what may start now; move to stage 2 or finish when a stage is over."""
+        if self.phase != "Running":
+            return []
+        if self.stage == 1:
+            actions: list[Action] = []
+            while (
+                self._running(1) < self.spec.parallelism
+                and len(self._stage(1)) < self.configurations
+            ):
+                actions.append(self._start_stage1())
+            if self._running(1) or len(self._stage(1)) < self.configurations:
+                return actions
+            return actions + self._end_stage1()
+        return self._advance_stage2()
+
+    def observe(self, trial_id: int, report: TrialReport) -> list[Action]:
+        """Take one scrape of a running trial; may stop it (a loser, or garbage reported)."""
+        trial = self.trials[trial_id]
+        if trial.state is not TrialState.RUNNING or self.phase != "Running":
+            return []
+        problem = report_problem(report, trial.position, trial.examples, self.spec.windows)
+        if problem:
+            return self._fail(trial, f"reported garbage: {problem}", kill=True)
+        trial.position = report.position
+        trial.examples = report.examples
+        trial.windows.update(report.windows)
+        if trial.stage != 1:
+            return []
+        self.table.record(trial.id, report.windows)
+        for w in report.windows:
+            self._window_versions[w] += 1
+        return self._check_rungs(trial)
+
+    def finished(self, trial_id: int, succeeded: bool, message: str = "") -> list[Action]:
+        """A trial's process or pod has ended (on its own, or after a stop)."""
+        trial = self.trials[trial_id]
+        if trial.state is not TrialState.RUNNING:
+            return []
+        if not succeeded:
+            return self._fail(trial, message or "exited with a failure")
+        if trial.stage == 2:
+            final = self._target_mean(trial)
+            if final is None:
+                return self._fail(trial, "finished without reporting the evaluation window")
+            trial.final = final
+            trial.state = TrialState.COMPLETED
+            trial.reason = (
+                f"full training done: {self.spec.metric} {final:.4f} on the evaluation window"
+            )
+            return []
+        trial.state = TrialState.COMPLETED
+        self._predict_into(trial)
+        trial.reason = f"completed its stage-1 data at {self.spec.window_name} {trial.position:g}"
+        return []
+
+    # ----------------------------------------------------------------- reporting
+
+    def cost(self) -> Cost:
+        stage1 = sum(t.examples for t in self._stage(1))
+        stage2 = sum(t.examples for t in self._stage(2))
+        full = full_run_examples(self.trials, self.spec.windows)
+        return Cost(stage1, stage2, full, self.configurations)
+
+    def summary(self) -> dict[str, Any]:
+        """A status-sized picture of the search (counts, best, winners, cost)."""
+        counts = {s.value.lower(): 0 for s in TrialState}
+        for t in self.trials:
+            counts[t.state.value.lower()] += 1
+        best = self._best()
+        return {
+            "phase": self.phase,
+            "stage": self.stage,
+            "reason": self.reason,
+            "trials": {**counts, "total": self.configurations},
+            "bestTrial": best.name if best else None,
+            "promoted": [self.trials[i].name for i in self.promoted],
+            "winner": self.trials[self.winner].name if self.winner is not None else None,
+            "cost": self.cost().to_dict(),
+        }
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything decided so far, as JSON-ready plain data."""
+        return {
+            "version": STATE_VERSION,
+            "phase": self.phase,
+            "stage": self.stage,
+            "reason": self.reason,
+            "promoted": list(self.promoted),
+            "winner": self.winner,
+            "trials": [t.to_dict() for t in self.trials],
+        }
+
+    @classmethod
+    def from_state(cls, spec: SearchSpec, state: dict[str, Any]) -> Search:
+        """Rebuild a search from :meth:`to_state` output; it continues with identical decisions."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported engine state version {state.get('version')!r}")
+        search = cls(spec)
+        search.phase = state["phase"]
+        search.stage = int(state["stage"])
+        search.reason = state["reason"]
+        search.promoted = [int(i) for i in state["promoted"]]
+        search.winner = state["winner"]
+        search.trials = [Trial.from_dict(t) for t in state["trials"]]
+        for t in search._stage(1):
+            search.table.record(t.id, t.windows)
+            for w in t.windows:
+                search._window_versions[w] += 1
+        return search
+
+    # ----------------------------------------------------------------- stage 1
+
+    def _stage(self, stage: int) -> list[Trial]:
+        return [t for t in self.trials if t.stage == stage]
+
+    def _running(self, stage: int) -> int:
+        return sum(t.state is TrialState.RUNNING for t in self._stage(stage))
+
+    def _history(self) -> History:
+        return [
+            (dict(t.params), self.spec.sign * t.predicted)
+            for t in self._stage(1)
+            if t.state in (TrialState.STOPPED, TrialState.COMPLETED) and t.predicted is not None
+        ]
+
+    def _start(self, trial: Trial) -> StartTrial:
+        self.trials.append(trial)
+        return StartTrial(
+            trial.id,
+            trial.name,
+            trial.stage,
+            dict(trial.params),
+            trial.data,
+            trial_env(self.spec, trial),
+        )
+
+    def _start_stage1(self) -> StartTrial:
+        index = len(self.trials)
+        params = self.sampler.sample(index, self._history())
+        name = f"{self.spec.name}-{index:03d}"
+        return self._start(Trial(index, name, 1, params, self.spec.stage1_data))
+
+    def _predictions(self, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sign-adjusted predicted targets of all stage-1 rows from windows < ``cutoff`` (cached)."""
+        key = (cutoff, int(self._window_versions[:cutoff].sum()))
+        cached = self._prediction_cache.get(key)
+        if cached is not None and cached[0].size == self.table.rows:
+            return cached
+        rows = self.table.rows
+        values = self.table.values[:rows, :cutoff]
+        data = [t.data for t in self.trials[:rows]]
+        ctx = PredictionContext(
+            values=values,
+            fit=fit_additive(values),
+            target=self.spec.target_windows,
+            starts=np.array([d.start for d in data], dtype=float),
+            rates=np.array([d.rate for d in data], dtype=float),
+            target_start=self.spec.stage2_data.start,
+            target_rate=self.spec.stage2_data.rate,
+            recent_windows=self.spec.predictor.recent_windows,
+            strata={s: v[:rows, :cutoff] for s, v in self.table.strata.items()},
+            strata_counts={s: c[:rows, :cutoff] for s, c in self.table.strata_counts.items()},
+        )
+        result = self.predictor.predict(ctx)
+        if len(self._prediction_cache) > 64:
+            self._prediction_cache.clear()
+        self._prediction_cache[key] = result
+        return result
+
+    def _predict_into(self, trial: Trial) -> None:
+        scores, stds = self._predictions(self.spec.windows)
+        if trial.id < scores.size and math.isfinite(scores[trial.id]):
+            trial.predicted = float(self.spec.sign * scores[trial.id])
+            trial.predicted_std = float(stds[trial.id])
+
+    def _check_rungs(self, trial: Trial) -> list[Action]:
+        while trial.next_check < len(self.checkpoints):
+            rung = self.checkpoints[trial.next_check]
+            if trial.position < rung - 1e-9:
+                break
+            trial.next_check += 1
+            cohort = np.array(
+                [
+                    t.id
+                    for t in self._stage(1)
+                    if t.state is not TrialState.FAILED and t.position >= rung - 1e-9
+                ]
+            )
+            cutoff = math.floor(rung + 1e-9)
+            ctx = RungContext(
+                spec=self.spec,
+                position=rung,
+                row=trial.id,
+                cohort=cohort,
+                values=self.table.values[: self.table.rows, :cutoff],
+                predict=lambda c=cutoff: self._predictions(c),  # type: ignore[misc]
+                names={t.id: t.name for t in self._stage(1)},
+            )
+            reason = self.rule.decide(ctx)
+            if reason:
+                trial.state = TrialState.STOPPED
+                trial.reason = reason
+                self._predict_into(trial)
+                return [StopTrial(trial.id, trial.name, reason)]
+        return []
+
+    def _end_stage1(self) -> list[Action]:
+        candidates = [t for t in self._stage(1) if t.state is not TrialState.FAILED and t.windows]
+        if not candidates:
+            return self._finish(False, "no stage-1 trial reported a single window")
+        for t in candidates:
+            self._predict_into(t)
+        ranked = sorted(
+            (t for t in candidates if t.predicted is not None),
+            key=lambda t: (self.spec.sign * (t.predicted or 0.0), t.id),
+        )
+        self.promoted = [t.id for t in ranked[: self.spec.top_k]]
+        self.stage = 2
+        return self._advance_stage2()
+
+    # ----------------------------------------------------------------- stage 2
+
+    def _advance_stage2(self) -> list[Action]:
+        actions: list[Action] = []
+        started = {t.source for t in self._stage(2)}
+        for source in self.promoted:
+            if source in started:
+                continue
+            if self._running(2) >= self.spec.stage2_parallelism:
+                break
+            src = self.trials[source]
+            name = f"{self.spec.name}-full-{source:03d}"
+            trial = Trial(
+                len(self.trials), name, 2, dict(src.params), self.spec.stage2_data, source=source
+            )
+            actions.append(self._start(trial))
+        if actions or self._running(2) or len(self._stage(2)) < len(self.promoted):
+            return actions
+        done = [
+            t for t in self._stage(2) if t.state is TrialState.COMPLETED and t.final is not None
+        ]
+        if not done:
+            return self._finish(False, "every full-training run failed")
+        best = min(done, key=lambda t: (self.spec.sign * (t.final or 0.0), t.id))
+        self.winner = best.id
+        return self._finish(
+            True,
+            f"winner {best.name}: {self.spec.metric} {best.final:.4f} on the evaluation window "
+            f"after full training",
+        )
+
+    def _target_mean(self, trial: Trial) -> float | None:
+        target = [w for w in self.spec.target_windows if w < trial.data.stop]
+        values = [trial.windows[w].value for w in target if w in trial.windows]
+        return float(np.mean(values)) if values and len(values) == len(target) else None
+
+    # ----------------------------------------------------------------- endings
+
+    def _best(self) -> Trial | None:
+        finals = [t for t in self._stage(2) if t.final is not None]
+        if finals:
+            return min(finals, key=lambda t: self.spec.sign * (t.final or 0.0))
+        predicted = [t for t in self._stage(1) if t.predicted is not None]
+        if predicted:
+            return min(predicted, key=lambda t: self.spec.sign * (t.predicted or 0.0))
+        return None
+
+    def _fail(self, trial: Trial, reason: str, kill: bool = False) -> list[Action]:
+        """Mark a trial failed; ``kill`` when its process is still running (garbage reported)."""
+        trial.state = TrialState.FAILED
+        trial.reason = reason
+        actions: list[Action] = (
+            [StopTrial(trial.id, trial.name, reason, failed=True)] if kill else []
+        )
+        failed = sum(t.state is TrialState.FAILED for t in self.trials)
+        if failed > self.spec.max_failed_trials:
+            actions += self._finish(
+                False,
+                f"{failed} trials failed, more than maxFailedTrials={self.spec.max_failed_trials}",
+            )
+        return actions
+
+    def _finish(self, succeeded: bool, reason: str) -> list[Action]:
+        actions: list[Action] = []
+        if not succeeded:
+            for t in self.trials:
+                if t.state is TrialState.RUNNING:
+                    t.state = TrialState.STOPPED
+                    t.reason = f"search failed: {reason}"
+                    actions.append(StopTrial(t.id, t.name, t.reason))
+        self.phase = "Succeeded" if succeeded else "Failed"
+        self.reason = reason
+        return [*actions, Finish(succeeded, reason, self.winner)]
+
+
+__all__ = ["Search", "trial_env"]

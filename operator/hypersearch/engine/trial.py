@@ -1,0 +1,86 @@
+"""A trial's plain-data record: what was started, what it reported, and how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from hypersearch.engine.observations import WindowStat
+from hypersearch.spec.model import DataRange, ParamValue
+
+
+class TrialState(StrEnum):
+    RUNNING = "Running"
+    STOPPED = "Stopped"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+
+    @property
+    def finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+
+@dataclass
+class Trial:
+    """One run of one configuration. Stage-2 runs are separate trials pointing at their source."""
+
+    id: int
+    name: str
+    stage: int
+    params: dict[str, ParamValue]
+    data: DataRange
+    state: TrialState = TrialState.RUNNING
+    reason: str = ""
+    position: float = 0.0
+    examples: float = 0.0
+    windows: dict[int, WindowStat] = field(default_factory=dict)
+    next_check: int = 0
+    predicted: float | None = None
+    predicted_std: float | None = None
+    source: int | None = None
+    final: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "stage": self.stage,
+            "params": dict(self.params),
+            "data": {
+                "start": self.data.start,
+                "stop": self.data.stop,
+                "rate": self.data.rate,
+                "sampling": self.data.sampling,
+            },
+            "state": self.state.value,
+            "reason": self.reason,
+            "position": self.position,
+            "examples": self.examples,
+            "windows": [[w, *s.to_list()] for w, s in sorted(self.windows.items())],
+            "nextCheck": self.next_check,
+            "predicted": self.predicted,
+            "predictedStd": self.predicted_std,
+            "source": self.source,
+            "final": self.final,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Trial:
+        return cls(
+            id=int(raw["id"]),
+            name=str(raw["name"]),
+            stage=int(raw["stage"]),
+            params=dict(raw["params"]),
+            data=DataRange(**raw["data"]),
+            state=TrialState(raw["state"]),
+            reason=str(raw["reason"]),
+            position=float(raw["position"]),
+            examples=float(raw["examples"]),
+            windows={int(w[0]): WindowStat.from_list(w[1:]) for w in raw["windows"]},
+            next_check=int(raw["nextCheck"]),
+            predicted=raw["predicted"],
+            predicted_std=raw["predictedStd"],
+            source=raw["source"],
+            final=raw["final"],
+        )

@@ -1,0 +1,178 @@
+"""Rules the OpenAPI schema cannot express (cross-field bounds, references between fields).
+
+The operator reports these in an ``Invalid`` condition; ``hypersearch validate`` prints them. Each
+rule appends a :class:`SpecError` naming the exact field, so every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from typing import Any
+
+from hypersearch.spec.errors import SpecError
+
+PARAM_REFERENCE = re.compile(r"\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def _parameter_errors(params: list[dict[str, Any]]) -> list[SpecError]:
+    errors: list[SpecError] = []
+    seen: dict[str, int] = {}
+    for i, p in enumerate(params):
+        at = f"spec.parameters[{i}]"
+        name = p.get("name", "")
+        if name in seen:
+            errors.append(SpecError(f"{at}.name", f"duplicate of spec.parameters[{seen[name]}]"))
+        seen.setdefault(name, i)
+        kind = p.get("type")
+        if kind == "categorical":
+            values = p.get("values") or []
+            if not values:
+                errors.append(SpecError(f"{at}.values", "a categorical parameter needs values"))
+            if len(set(values)) != len(values):
+                errors.append(SpecError(f"{at}.values", "values must be unique"))
+            for bound in ("min", "max", "step"):
+                if bound in p:
+                    errors.append(SpecError(f"{at}.{bound}", "not allowed for categorical"))
+            if p.get("scale", "linear") != "linear":
+                errors.append(SpecError(f"{at}.scale", "not allowed for categorical"))
+            continue
+        if "values" in p:
+            errors.append(SpecError(f"{at}.values", f"only for categorical, not {kind}"))
+        lo, hi = p.get("min"), p.get("max")
+        for bound, value in (("min", lo), ("max", hi)):
+            if value is None:
+                errors.append(SpecError(f"{at}.{bound}", f"required for a {kind} parameter"))
+            elif not math.isfinite(value):
+                errors.append(SpecError(f"{at}.{bound}", "must be finite"))
+            elif kind == "int" and value != int(value):
+                errors.append(SpecError(f"{at}.{bound}", "must be a whole number for int"))
+        if lo is None or hi is None:
+            continue
+        if lo >= hi:
+            errors.append(SpecError(f"{at}.min", f"min ({lo}) must be less than max ({hi})"))
+        if p.get("scale") == "log" and lo <= 0:
+            errors.append(SpecError(f"{at}.min", f"log scale needs min > 0, got {lo}"))
+        step = p.get("step")
+        if step is not None and lo < hi and step > hi - lo:
+            errors.append(SpecError(f"{at}.step", f"step {step} is wider than max - min"))
+        if step is not None and kind == "int" and step != int(step):
+            errors.append(SpecError(f"{at}.step", "must be a whole number for int"))
+    return errors
+
+
+def _data_errors(data: dict[str, Any], at: str, windows: int) -> list[SpecError]:
+    errors: list[SpecError] = []
+    start = data.get("start", 0)
+    stop = data.get("stop")
+    if start >= windows:
+        errors.append(SpecError(f"{at}.start", f"{start} is past the stream's {windows} windows"))
+    if stop is not None:
+        if stop > windows:
+            errors.append(SpecError(f"{at}.stop", f"{stop} is past the stream's {windows} windows"))
+        if stop <= start:
+            errors.append(SpecError(f"{at}.stop", f"stop ({stop}) must be after start ({start})"))
+    return errors
+
+
+def _stopping_errors(spec: dict[str, Any], windows: int) -> list[SpecError]:
+    errors: list[SpecError] = []
+    stage1 = spec.get("stage1", {})
+    stopping = stage1.get("stopping", {})
+    data = stage1.get("data", {})
+    start = data.get("start", 0)
+    stop = data.get("stop") or windows
+    at = "spec.stage1.stopping"
+    rungs = stopping.get("rungs") or []
+    for i, rung in enumerate(rungs):
+        if not start < rung <= stop:
+            errors.append(
+                SpecError(
+                    f"{at}.rungs[{i}]", f"{rung} is outside the stage-1 data ({start}, {stop}]"
+                )
+            )
+    if any(b <= a for a, b in itertools.pairwise(rungs)):
+        errors.append(SpecError(f"{at}.rungs", "rungs must be strictly increasing"))
+    min_position = stopping.get("minPosition")
+    if min_position is not None and not start < min_position < stop:
+        errors.append(
+            SpecError(
+                f"{at}.minPosition", f"{min_position} is outside the stage-1 data ({start}, {stop})"
+            )
+        )
+    if stopping.get("confidence") is not None and stopping.get("rule") != "performance":
+        errors.append(SpecError(f"{at}.confidence", "only the performance rule uses it"))
+    return errors
+
+
+def _template_errors(spec: dict[str, Any]) -> list[SpecError]:
+    errors: list[SpecError] = []
+    at = "spec.trialTemplate"
+    template = spec.get("trialTemplate")
+    names = {p.get("name") for p in spec.get("parameters", [])}
+    if not isinstance(template, dict) or not template:
+        return [SpecError(at, "required: the pod template that runs one trial")]
+    containers = (template.get("spec") or {}).get("containers")
+    if not isinstance(containers, list) or not containers:
+        return [
+            SpecError(f"{at}.spec.containers", "at least one container (the trainer) is required")
+        ]
+    first = containers[0]
+    if not isinstance(first, dict):
+        return [SpecError(f"{at}.spec.containers[0]", "must be an object")]
+    for field in ("command", "args"):
+        value = first.get(field, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            errors.append(
+                SpecError(f"{at}.spec.containers[0].{field}", "must be a list of strings")
+            )
+            continue
+        for j, arg in enumerate(value):
+            for ref in PARAM_REFERENCE.findall(arg):
+                if ref not in names:
+                    errors.append(
+                        SpecError(
+                            f"{at}.spec.containers[0].{field}[{j}]",
+                            f"{{{{params.{ref}}}}} names no parameter",
+                        )
+                    )
+    if not first.get("command") and not first.get("image"):
+        errors.append(SpecError(f"{at}.spec.containers[0]", "needs a command or an image"))
+    return errors
+
+
+def semantic_errors(document: dict[str, Any]) -> list[SpecError]:
+    """Every semantic problem of a schema-valid, defaulted HyperSearch object."""
+    errors: list[SpecError] = []
+    if document.get("kind") != "HyperSearch":
+        errors.append(SpecError("kind", f"expected HyperSearch, got {document.get('kind')!r}"))
+    spec = document["spec"]
+    windows = spec["stream"]["windows"]
+    errors += _parameter_errors(spec["parameters"])
+    if spec["objective"]["evaluationWindows"] > windows:
+        errors.append(
+            SpecError(
+                "spec.objective.evaluationWindows",
+                f"{spec['objective']['evaluationWindows']} exceeds the stream's {windows} windows",
+            )
+        )
+    top_k = spec["stage2"]["topK"]
+    if top_k > spec["trials"]:
+        errors.append(
+            SpecError("spec.stage2.topK", f"{top_k} exceeds the trial count {spec['trials']}")
+        )
+    errors += _data_errors(spec["stage1"]["data"], "spec.stage1.data", windows)
+    errors += _data_errors(spec["stage2"]["data"], "spec.stage2.data", windows)
+    errors += _stopping_errors(spec, windows)
+    errors += _template_errors(spec)
+    workload = spec["stage2"].get("workload") or {}
+    is_job = (workload.get("apiVersion", "batch/v1"), workload.get("kind", "Job")) == (
+        "batch/v1",
+        "Job",
+    )
+    if not is_job and not workload.get("template"):
+        errors.append(
+            SpecError("spec.stage2.workload.template", f"required for kind {workload.get('kind')}")
+        )
+    return errors
