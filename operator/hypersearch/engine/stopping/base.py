@@ -19,12 +19,17 @@ from hypersearch.spec.model import SearchSpec
 
 
 def geometric_rungs(spec: SearchSpec) -> list[float]:
-    """Explicit rungs, or ``start + (min - start) * eta^k`` below the stage-1 stop."""
+    """Explicit rungs, or ``start + (min - start) * eta^k`` below the stage-1 stop.
+
+    The default first rung leaves at least ``compareWindows`` windows to compare on, since a
+    decision after one or two windows mostly ranks how fast runs start, not where they end.
+    """
     if spec.stopping.rungs:
         return list(spec.stopping.rungs)
     start, stop, eta = spec.stage1_data.start, spec.stage1_data.stop, spec.stopping.eta
     span = stop - start
-    first = spec.stopping.min_position or start + max(1.0, span / eta**3)
+    default = start + max(float(spec.stopping.compare_windows), span / eta**3)
+    first = spec.stopping.min_position or default
     rungs = []
     r = first - start
     while start + r < stop - 1e-9:
