@@ -1,0 +1,5 @@
+"""Allows ``python -m hypersearch_trainer``."""
+
+from hypersearch_trainer.main import main
+
+raise SystemExit(main())

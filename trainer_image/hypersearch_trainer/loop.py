@@ -1,0 +1,286 @@
+"""The online training loop with progressive validation.
+
+For every window, in time order: score ALL its examples with the current model (never
+sub-sampled, so every trial is judged on the same examples), then train on the sub-sampled
+examples. Safe points for SIGTERM are between eval chunks and between training batches; a
+checkpoint taken mid-window stores the window's eval result and how many batches were trained,
+so a resumed process continues exactly where the first stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+
+from hypersearch_trainer.checkpoint import Checkpointer
+from hypersearch_trainer.exporter import TrainerMetrics
+from hypersearch_trainer.features import Batch
+from hypersearch_trainer.metrics import WindowResult, score_window
+from hypersearch_trainer.models import CTRModel
+from hypersearch_trainer.optim import Optimizer
+from hypersearch_trainer.params import HyperParams
+from hypersearch_trainer.sampling import Sampler
+from hypersearch_trainer.sources import Source, Window
+
+log = logging.getLogger("hypersearch_trainer")
+
+CACHE_ROWS = 4_000_000  # windows up to this many rows are kept in memory between eval and training
+
+
+@dataclass
+class LoopState:
+    """Everything that must survive a restart."""
+
+    next_window: int
+    history: list[WindowResult] = field(default_factory=list)
+    partial: dict[str, Any] | None = None  # mid-window: eval result + batches trained
+    elapsed_s: float = 0.0
+    finished: bool = False
+
+
+class OnlineTrainer:
+    """Runs windows ``[start, stop)`` of a source through a model."""
+
+    def __init__(
+        self,
+        source: Source,
+        model: CTRModel,
+        optimizer: Optimizer,
+        hp: HyperParams,
+        sampler: Sampler,
+        metrics: TrainerMetrics,
+        checkpointer: Checkpointer,
+        device: torch.device,
+        start: int,
+        stop: int,
+        eval_batch_size: int = 65536,
+        checkpoint_every: float = 30.0,
+        progressive_eval: bool = True,
+    ) -> None:
+        self.source = source
+        self.model = model.to(device)
+        self.optimizer = optimizer
+        self.hp = hp
+        self.sampler = sampler
+        self.metrics = metrics
+        self.ckpt = checkpointer
+        self.device = device
+        self.start, self.stop = start, stop
+        self.eval_batch_size = eval_batch_size
+        self.checkpoint_every = checkpoint_every
+        self.progressive_eval = progressive_eval
+        self.state = LoopState(next_window=start)
+        self._buckets = np.uint64(hp.hash_buckets)
+        self._last_ckpt = time.monotonic()
+        # observers for tests: called with ("eval"|"train", window index) before each step
+        self.on_step: Callable[[str, int], None] | None = None
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoint payload."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "loop": {
+                "next_window": self.state.next_window,
+                "history": [r.as_dict() for r in self.state.history],
+                "partial": self.state.partial,
+                "elapsed_s": self.state.elapsed_s,
+                "finished": self.state.finished,
+            },
+            "counters": self.metrics.snapshot(),
+        }
+
+    def load_state_dict(self, st: dict[str, Any]) -> None:
+        """Restore from a checkpoint payload (see ``state_dict``)."""
+        self.model.load_state_dict(st["model"])
+        self.optimizer.load_state_dict(st["optimizer"])
+        torch.set_rng_state(st["torch_rng"])
+        if st.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(st["cuda_rng"])
+        lp = st["loop"]
+        self.state = LoopState(
+            next_window=int(lp["next_window"]),
+            history=[WindowResult.from_dict(r) for r in lp["history"]],
+            partial=lp["partial"],
+            elapsed_s=float(lp["elapsed_s"]),
+            finished=bool(lp["finished"]),
+        )
+        self.metrics.restore(st["counters"], self.state.history, self.position())
+
+    def position(self) -> float:
+        return float(self.state.next_window)
+
+    def checkpoint(self) -> None:
+        if self.ckpt.enabled:
+            self.ckpt.save(self.state_dict())
+            self._last_ckpt = time.monotonic()
+
+    # ------------------------------------------------------------------ tensors
+    def _tensors(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        cat = torch.from_numpy((b.cat_keys % self._buckets).astype(np.int64))
+        num = torch.from_numpy(np.ascontiguousarray(b.numeric))
+        y = torch.from_numpy(b.labels)
+        return cat.to(self.device), num.to(self.device), y.to(self.device)
+
+    # ------------------------------------------------------------------ phases
+    def _evaluate(self, batches: Iterator[Batch], w: int, stop: Callable[[], bool]) -> tuple[
+        list[Batch] | None, npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.float32],
+        npt.NDArray[np.str_] | None, bool,
+    ]:  # fmt: skip
+        """Score every example; returns (cached chunks or None, logits, losses, labels, strata, stopped)."""
+        self.model.eval()
+        cache: list[Batch] | None = []
+        rows = 0
+        logits, losses, labels, strata = [], [], [], []
+        with torch.inference_mode():
+            for chunk in batches:
+                if stop():
+                    return None, *_empty(), True
+                rows += len(chunk)
+                if cache is not None:
+                    cache.append(chunk)
+                    if rows > CACHE_ROWS:
+                        cache = None
+                for lo in range(0, len(chunk), self.eval_batch_size):
+                    part = chunk.slice(lo, lo + self.eval_batch_size)
+                    if self.on_step:
+                        self.on_step("eval", w)
+                    cat, num, y = self._tensors(part)
+                    z = self.model(cat, num).float()
+                    loss = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+                    logits.append(z.cpu().numpy())
+                    losses.append(loss.double().cpu().numpy())
+                labels.append(chunk.labels)
+                if chunk.strata is not None:
+                    strata.append(chunk.strata)
+        self.model.train()
+        return (
+            cache,
+            _cat(logits, np.float32),
+            _cat(losses, np.float64),
+            _cat(labels, np.float32),
+            np.concatenate(strata) if strata else None,
+            False,
+        )
+
+    def _train_step(self, b: Batch, weights: npt.NDArray[np.float32]) -> float:
+        cat, num, y = self._tensors(b)
+        w = torch.from_numpy(weights).to(self.device)
+        z = self.model(cat, num)
+        loss = F.binary_cross_entropy_with_logits(z, y, weight=w, reduction="sum") / w.sum()
+        self.optimizer.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def _train(self, batches: Iterator[Batch], w: int, n_rows: int, stop: Callable[[], bool]) -> bool:
+        """Train on the sub-sampled rows; returns True if stopped at a safe point."""
+        partial = self.state.partial
+        assert partial is not None
+        skip = int(partial["batches_done"])
+        step = 0
+        chunk_start = 0
+        bs = self.hp.batch_size
+        for chunk in batches:
+            keep, weights = self.sampler.keep(chunk.example_ids, chunk.labels)
+            idx = np.nonzero(keep)[0]
+            for lo in range(0, len(idx), bs):
+                if step < skip:
+                    step += 1
+                    continue
+                if stop():
+                    return True
+                sel = idx[lo : lo + bs]
+                if self.on_step:
+                    self.on_step("train", w)
+                loss = self._train_step(chunk.select(sel), weights[sel])
+                step += 1
+                partial["batches_done"] = step
+                partial["trained"] += len(sel)
+                partial["loss_sum"] += loss * len(sel)
+                pos = w + (chunk_start + int(sel[-1]) + 1) / max(1, n_rows)
+                self.metrics.add_trained(len(sel), min(pos, w + 1.0))
+            chunk_start += len(chunk)
+        return False
+
+    # ------------------------------------------------------------------ driver
+    def run(self, stop: Callable[[], bool]) -> bool:
+        """Process the remaining windows; returns True when finished, False when interrupted."""
+        if self.state.finished:
+            return True
+        t0 = time.monotonic()
+        base = self.state.elapsed_s
+        try:
+            for window in self.source.windows(self.state.next_window, self.stop):
+                if not self._run_window(window, stop):
+                    return False
+                self.state.elapsed_s = base + time.monotonic() - t0
+                if time.monotonic() - self._last_ckpt >= self.checkpoint_every:
+                    self.checkpoint()
+            self.state.finished = True
+            return True
+        finally:
+            self.state.elapsed_s = base + time.monotonic() - t0
+            self.checkpoint()
+
+    def _run_window(self, window: Window, stop: Callable[[], bool]) -> bool:
+        w = window.index
+        t_start = time.monotonic()
+        self.metrics.set_position(float(w))
+        cache: list[Batch] | None = None
+        if self.state.partial is None or self.state.partial["window"] != w:
+            if self.progressive_eval:
+                cache, logits, losses, labels, strata, stopped = self._evaluate(window.batches(), w, stop)
+                if stopped:
+                    return False
+                result = score_window(w, window.label, logits, losses, labels, strata)
+            else:
+                result = WindowResult(w, window.label, 0, 0, 0.0, None, None)
+            self.metrics.add_window(result)
+            self.state.partial = {
+                "window": w, "result": result.as_dict(), "batches_done": 0,
+                "trained": 0, "loss_sum": 0.0, "rows": result.examples,
+            }  # fmt: skip
+        partial = self.state.partial
+        batches = iter(cache) if cache is not None else window.batches()
+        n_rows = int(partial["rows"]) or sum(len(b) for b in window.batches())
+        if self._train(batches, w, n_rows, stop):
+            return False
+        result = WindowResult.from_dict(partial["result"])
+        result.trained = int(partial["trained"])
+        result.train_loss = partial["loss_sum"] / result.trained if result.trained else None
+        self.state.history.append(result)
+        self.state.partial = None
+        self.state.next_window = w + 1
+        self.metrics.update_window(result)
+        self.metrics.set_position(float(w + 1))
+        dt_s = time.monotonic() - t_start
+        log.info(
+            "window %d (%s): logloss=%s auc=%s eval=%d trained=%d %.2fs",
+            w, window.label, _fmt(result.logloss), _fmt(result.auc), result.examples,
+            result.trained, dt_s,
+        )  # fmt: skip
+        return True
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.5f}"
+
+
+def _cat(parts: list[Any], dtype: Any) -> Any:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+
+def _empty() -> tuple[Any, Any, Any, Any]:
+    return np.zeros(0, np.float32), np.zeros(0), np.zeros(0, np.float32), None

@@ -1,0 +1,49 @@
+"""The final JSON result an executor reads when a trial ends."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hypersearch_trainer.metrics import WindowResult, target_summary
+
+
+def build_result(
+    *,
+    status: str,
+    cfg: dict[str, Any],
+    history: list[WindowResult],
+    num_windows: int,
+    eval_windows: int,
+    examples_trained: int,
+    wall_time_s: float,
+    position: float,
+    device: str,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """Assemble the result document (schema in docs/trainer.md)."""
+    evaluated = sum(r.examples for r in history)
+    return {
+        "status": status,
+        "error": error,
+        **cfg,
+        "windows_total": num_windows,
+        "position": position,
+        "target": target_summary(history, eval_windows, num_windows),
+        "examples_trained": examples_trained,
+        "examples_evaluated": evaluated,
+        "wall_time_s": round(wall_time_s, 3),
+        "examples_per_s": round((examples_trained + evaluated) / wall_time_s, 1) if wall_time_s > 0 else None,
+        "device": device,
+        "windows": [r.as_dict() for r in history],
+    }
+
+
+def write_result(path: Path, doc: dict[str, Any]) -> None:
+    """Write atomically so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    os.replace(tmp, path)
