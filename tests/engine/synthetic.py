@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from hypersearch.spec import parse
 from hypersearch.spec.model import DataRange, ParamValue, SearchSpec
 
@@ -44,7 +43,9 @@ class World:
         del full
         return np.array(out)
 
-    def curves(self, params: dict[str, ParamValue], data: DataRange) -> tuple[np.ndarray, np.ndarray]:
+    def curves(
+        self, params: dict[str, ParamValue], data: DataRange
+    ) -> tuple[np.ndarray, np.ndarray]:
         return self.curve(int(params["config"]), data)
 
 

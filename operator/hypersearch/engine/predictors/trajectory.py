@@ -3,7 +3,7 @@
 ``h(n) = 1 / sqrt(n)`` of the data seen (windows times sampling rate) saturates, so extrapolating
 to a full-data run at the target window moves the gap toward ``a_c`` by a bounded amount. Lessons
 from real drifting data (DESIGN section 5) are built in: slopes are shrunk toward the cohort mean
-with an empirical-Bayes ridge, the predicted change is clipped to the cohort's spread of gaps, and
+with an empirical-Bayes ridge, the predicted change is clipped to twice the cohort's spread of gaps, and
 the whole cohort falls back to the constant predictor unless the fit predicts held-back recent
 windows better than the constant does.
 """
@@ -16,6 +16,8 @@ from hypersearch.engine.predictors.base import PredictionContext, Predictor, rec
 from hypersearch.engine.predictors.constant import ConstantPredictor
 
 HOLDOUT_WINDOWS = 3
+MIN_SHRINKAGE = 0.25
+MAX_CHANGE_IN_SPREADS = 2.0
 
 
 def _saturation(data_seen: np.ndarray) -> np.ndarray:
@@ -49,9 +51,9 @@ def _shrunk_slopes(x: np.ndarray, r: np.ndarray, use: np.ndarray) -> np.ndarray:
     prior = float(np.median(ols[ok]))
     sampling_var = noise / sxx[ok]
     between = max(float(np.var(ols[ok]) - np.mean(sampling_var)), 1e-12)
-    # Empirical-Bayes ridge, and never less than the median trial's own information: a single
-    # trial can move its slope at most half-way from the cohort's.
-    lam = max(noise / between, float(np.median(sxx[ok])))
+    # Empirical-Bayes ridge, floored at a quarter of the median trial's own information: a
+    # typical trial can move its slope at most 80% of the way from the cohort's.
+    lam = max(noise / between, MIN_SHRINKAGE * float(np.median(sxx[ok])))
     return np.where(ok, (sxy + lam * prior) / (sxx + lam), prior)
 
 
@@ -72,7 +74,7 @@ class TrajectoryPredictor(Predictor):
         last = np.nanmin(np.where(use, x_now, np.inf), axis=1)  # most data = smallest h
         change = slope * (_saturation(at) - last)
         finite = gap_now[np.isfinite(gap_now)]
-        bound = float(np.std(finite)) if finite.size > 1 else 0.0
+        bound = MAX_CHANGE_IN_SPREADS * float(np.std(finite)) if finite.size > 1 else 0.0
         change = np.clip(change, -bound, bound)
         # Anchored on the observed recent gap, not the fitted line, so the level is never invented.
         return gap_now + change, gap_now

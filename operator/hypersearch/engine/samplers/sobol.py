@@ -16,6 +16,5 @@ class SobolSampler(Sampler):
         engine = qmc.Sobol(d=len(self.parameters), scramble=True, seed=self.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # balance warnings for non-powers of two
-            engine.fast_forward(index)
-            point = engine.random(1)[0]
+            point = engine.random(index + 1)[index]
         return {p.name: from_unit(p, float(u)) for p, u in zip(self.parameters, point, strict=True)}

@@ -1,0 +1,186 @@
+"""Read a trainer's Prometheus endpoint into the engine's :class:`TrialReport`.
+
+Executor-agnostic: the local runner and the Kubernetes operator both call :func:`parse_report`
+on the text they fetched (with :func:`fetch_metrics`, bounded in size and time). Metric names
+come from the spec's ``metrics`` section, so a user's own trainer can use its own names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from hypersearch.engine.observations import TrialReport, WindowStat
+from hypersearch.spec.model import MetricsSpec
+
+OVERALL = "all"
+# Eval examples per window for the `window` objective type (the strata weights); optional.
+WINDOW_COUNT_NAME = "hypersearch_trainer_window_examples"
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class ScrapeError(Exception):
+    """The endpoint could not be read or did not say what the spec requires."""
+
+
+@dataclass
+class SumCountState:
+    """Counter readings at the last window boundary, per stratum (``sumcount`` objectives).
+
+    Counters make missed scrapes harmless: the mean of the windows between two boundary
+    readings is a difference of sums over a difference of counts. When one scrape crosses
+    several boundaries, each window in the span gets the span's mean (scrape more often than
+    windows complete to avoid that).
+    """
+
+    boundary: int | None = None
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, float] = field(default_factory=dict)
+    windows: dict[int, WindowStat] = field(default_factory=dict)
+
+
+@dataclass
+class _Samples:
+    values: dict[str, list[tuple[dict[str, str], float]]] = field(default_factory=dict)
+
+    def scalar(self, name: str) -> float | None:
+        rows = self.values.get(name)
+        return rows[0][1] if rows else None
+
+    def rows(self, name: str) -> list[tuple[dict[str, str], float]]:
+        return self.values.get(name, [])
+
+
+def _samples(text: str) -> _Samples:
+    out = _Samples()
+    try:
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                out.values.setdefault(s.name, []).append((dict(s.labels), float(s.value)))
+    except (ValueError, TypeError) as e:
+        raise ScrapeError(f"not Prometheus text format: {e}") from e
+    return out
+
+
+def _window_stats(samples: _Samples, metrics: MetricsSpec, metric: str) -> dict[int, WindowStat]:
+    counts: dict[tuple[int, str], float] = {}
+    for labels, value in samples.rows(WINDOW_COUNT_NAME):
+        try:
+            counts[(int(labels["window"]), labels.get("stratum", OVERALL))] = value
+        except (KeyError, ValueError):
+            continue
+    overall: dict[int, float] = {}
+    strata: dict[int, dict[str, tuple[float, float]]] = {}
+    for labels, value in samples.rows(metrics.objective_name):
+        if labels.get("metric", metric) != metric:
+            continue
+        try:
+            w = int(labels["window"])
+        except (KeyError, ValueError):
+            continue
+        stratum = labels.get("stratum", OVERALL)
+        if stratum == OVERALL:
+            overall[w] = value
+        else:
+            strata.setdefault(w, {})[stratum] = (value, counts.get((w, stratum), 0.0))
+    return {
+        w: WindowStat(v, counts.get((w, OVERALL), 0.0), strata.get(w, {}))
+        for w, v in overall.items()
+    }
+
+
+def _by_stratum(rows: list[tuple[dict[str, str], float]]) -> dict[str, float]:
+    return {labels.get("stratum", OVERALL): v for labels, v in rows}
+
+
+def _sumcount_stats(
+    samples: _Samples, metrics: MetricsSpec, position: float, state: SumCountState
+) -> dict[int, WindowStat]:
+    sums = _by_stratum(samples.rows(metrics.objective_name))
+    counts = _by_stratum(samples.rows(metrics.objective_count_name))
+    if OVERALL not in sums or OVERALL not in counts:
+        return dict(state.windows)
+    boundary = math.floor(position + 1e-9)
+    if state.boundary is None:
+        state.boundary, state.sums, state.counts = boundary, sums, counts
+        return dict(state.windows)
+    if boundary <= state.boundary:
+        return dict(state.windows)
+
+    def mean(s: str) -> tuple[float, float] | None:
+        dn = counts.get(s, 0.0) - state.counts.get(s, 0.0)
+        if dn <= 0:
+            return None
+        return (sums.get(s, 0.0) - state.sums.get(s, 0.0)) / dn, dn
+
+    total = mean(OVERALL)
+    if total is not None:
+        span = boundary - state.boundary
+        strata = {s: m for s in sums if s != OVERALL and (m := mean(s)) is not None}
+        for w in range(state.boundary, boundary):
+            state.windows[w] = WindowStat(
+                total[0],
+                total[1] / span,
+                {s: (v, n / span) for s, (v, n) in strata.items()},
+            )
+    state.boundary, state.sums, state.counts = boundary, sums, counts
+    return dict(state.windows)
+
+
+def parse_report(
+    text: str,
+    metrics: MetricsSpec,
+    metric: str,
+    sumcount: SumCountState | None = None,
+) -> TrialReport:
+    """One scrape's text as a report; ``sumcount`` carries counter readings between scrapes."""
+    samples = _samples(text)
+    position = samples.scalar(metrics.position)
+    if position is None:
+        raise ScrapeError(f"the endpoint does not expose {metrics.position}")
+    examples = samples.scalar(metrics.examples)
+    if examples is None:
+        raise ScrapeError(f"the endpoint does not expose {metrics.examples}")
+    done = (samples.scalar(metrics.done) or 0.0) >= 1.0
+    if metrics.objective_type == "sumcount":
+        windows = _sumcount_stats(samples, metrics, position, sumcount or SumCountState())
+    else:
+        windows = _window_stats(samples, metrics, metric)
+    return TrialReport(position=position, examples=examples, windows=windows, done=done)
+
+
+async def fetch_metrics(
+    session: aiohttp.ClientSession,
+    url: str,
+    timeout: float,
+    max_bytes: int = MAX_BODY_BYTES,
+) -> str:
+    """GET a metrics endpoint with a timeout and a body-size bound; ScrapeError on any failure."""
+    try:
+        async with asyncio.timeout(timeout):
+            async with session.get(url, allow_redirects=False) as resp:
+                if resp.status != 200:
+                    raise ScrapeError(f"HTTP {resp.status} from {url}")
+                body = bytearray()
+                async for chunk in resp.content.iter_chunked(65536):
+                    body.extend(chunk)
+                    if len(body) > max_bytes:
+                        raise ScrapeError(f"metrics body of {url} exceeds {max_bytes} bytes")
+                return body.decode("utf-8", errors="replace")
+    except TimeoutError as e:
+        raise ScrapeError(f"timed out after {timeout:g}s reading {url}") from e
+    except aiohttp.ClientError as e:
+        raise ScrapeError(f"cannot read {url}: {e}") from e
+
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "ScrapeError",
+    "SumCountState",
+    "fetch_metrics",
+    "parse_report",
+]

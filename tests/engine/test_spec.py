@@ -1,0 +1,161 @@
+"""The spec: one schema (the CRD), defaults, semantic rules, errors that name the field."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypersearch.spec import SpecInvalid, check, parse
+from hypersearch.spec.schema import crd
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MINIMAL: dict[str, Any] = {
+    "apiVersion": "hypersearch.dev/v1alpha1",
+    "kind": "HyperSearch",
+    "metadata": {"name": "mini"},
+    "spec": {
+        "stream": {"windows": 30},
+        "parameters": [
+            {"name": "lr", "type": "double", "min": 1e-4, "max": 1e-1, "scale": "log"},
+            {"name": "optimizer", "type": "categorical", "values": ["sgd", "adam"]},
+        ],
+        "trialTemplate": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "trainer",
+                        "command": ["hypersearch-trainer"],
+                        "args": ["--lr={{params.lr}}"],
+                    }
+                ]
+            }
+        },
+    },
+}
+
+
+def doc(**spec_changes: Any) -> dict[str, Any]:
+    d = copy.deepcopy(MINIMAL)
+    d["spec"].update(spec_changes)
+    return d
+
+
+def paths(errors: list[Any]) -> set[str]:
+    return {e.path for e in errors}
+
+
+def test_short_manifest_gets_sensible_defaults() -> None:
+    spec = parse(MINIMAL)
+    assert spec.parallelism == 4 and spec.trials == 16 and spec.top_k == 3
+    assert spec.sampler.name == "random"
+    assert spec.stopping.rule == "performance" and spec.predictor.name == "constant"
+    assert spec.stage1_data.stop == 30 and spec.stage2_data.rate == 1.0
+    assert spec.target_windows == range(23, 30)
+    assert spec.metrics.objective_name == "hypersearch_trainer_window_metric"
+
+
+def test_schema_is_the_crd_file_in_manifests() -> None:
+    on_disk = yaml.safe_load((ROOT / "manifests/crds/hypersearch.yaml").read_text())
+    assert crd() == on_disk
+
+
+def test_every_error_is_reported_at_once_with_its_field_path() -> None:
+    d = doc(
+        parameters=[
+            {"name": "lr", "type": "double", "min": 0.1, "max": 0.01},
+            {"name": "wd", "type": "double", "min": 0.0, "max": 1.0, "scale": "log"},
+            {"name": "opt", "type": "categorical"},
+            {"name": "lr", "type": "int", "min": 1.5, "max": 4},
+        ],
+        trials=2,
+        stage2={"topK": 5},
+        stage1={"data": {"start": 10, "stop": 5}, "stopping": {"rungs": [3, 40]}},
+    )
+    _, errors = check(d)
+    assert {
+        "spec.parameters[0].min",
+        "spec.parameters[1].min",
+        "spec.parameters[2].values",
+        "spec.parameters[3].name",
+        "spec.parameters[3].min",
+        "spec.stage2.topK",
+        "spec.stage1.data.stop",
+        "spec.stage1.stopping.rungs[0]",
+        "spec.stage1.stopping.rungs[1]",
+    } <= paths(errors)
+    assert "log scale needs min > 0" in str(errors)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"paralelism": 3}, "spec.paralelism"),
+        ({"parallelism": 0}, "spec.parallelism"),
+        ({"sampler": {"name": "bayes"}}, "spec.sampler.name"),
+        ({"stage1": {"stopping": {"rule": "hyperband"}}}, "spec.stage1.stopping.rule"),
+        ({"stage1": {"predictor": {"name": "lstm"}}}, "spec.stage1.predictor.name"),
+        ({"stage1": {"data": {"rate": 0}}}, "spec.stage1.data.rate"),
+        ({"parameters": []}, "spec.parameters"),
+    ],
+)
+def test_schema_violations_name_the_field(change: dict[str, Any], path: str) -> None:
+    with pytest.raises(SpecInvalid) as info:
+        parse(doc(**change))
+    assert path in paths(info.value.errors)
+
+
+def test_param_reference_to_unknown_parameter_is_rejected() -> None:
+    d = doc()
+    d["spec"]["trialTemplate"]["spec"]["containers"][0]["args"] = ["--x={{params.nope}}"]
+    _, errors = check(d)
+    assert paths(errors) == {"spec.trialTemplate.spec.containers[0].args[0]"}
+
+
+def test_non_job_workload_needs_a_template() -> None:
+    _, errors = check(
+        doc(stage2={"workload": {"apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob"}})
+    )
+    assert paths(errors) == {"spec.stage2.workload.template"}
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hypersearch", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_validate_command_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(MINIMAL))
+    assert run_cli("validate", str(good)).returncode == 0
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc(trials=1, stage2={"topK": 2}, parallelism=0)))
+    result = run_cli("validate", str(bad))
+    assert result.returncode == 2
+    assert "spec.parallelism" in result.stderr
+
+    semantic = tmp_path / "semantic.yaml"
+    semantic.write_text(yaml.safe_dump(doc(trials=1, stage2={"topK": 2})))
+    result = run_cli("validate", str(semantic))
+    assert result.returncode == 2 and "spec.stage2.topK" in result.stderr
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("spec: [unclosed\n")
+    result = run_cli("validate", str(broken))
+    assert result.returncode == 2 and "not valid YAML" in result.stderr
+    missing = run_cli("validate", str(tmp_path / "missing.yaml"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_shipped_examples_are_valid() -> None:
+    examples = sorted((ROOT / "manifests/examples").glob("*.yaml"))
+    for path in examples:
+        result = run_cli("validate", str(path))
+        assert result.returncode == 0, result.stderr
