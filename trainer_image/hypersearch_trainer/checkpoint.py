@@ -55,12 +55,14 @@ class Checkpointer:
             return None
         try:
             state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported the same way
+        except Exception as exc:
             raise ConfigError(f"checkpoint {path} is unreadable: {exc}") from None
         if state.get("version") != FORMAT_VERSION:
             raise ConfigError(f"checkpoint {path} has format {state.get('version')}, expected 1")
         saved = state.get("fingerprint", {})
-        diff = sorted(k for k in set(saved) | set(self.fingerprint) if saved.get(k) != self.fingerprint.get(k))
+        diff = sorted(
+            k for k in set(saved) | set(self.fingerprint) if saved.get(k) != self.fingerprint.get(k)
+        )
         if diff:
             raise ConfigError(
                 f"checkpoint {path} belongs to a different run (differs in: {', '.join(diff)}); "

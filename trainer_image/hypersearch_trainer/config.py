@@ -35,7 +35,10 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "trial": ("HS_TRIAL", "trial name (reported in metrics and result)"),
     "stage": ("HS_STAGE", "search stage (reported in metrics and result)"),
     "result_file": ("HS_RESULT_FILE", "path of the final JSON result"),
-    "eval_windows": ("HS_EVAL_WINDOWS", "K: the target metric is the mean of the last K windows (7)"),
+    "eval_windows": (
+        "HS_EVAL_WINDOWS",
+        "K: the target metric is the mean of the last K windows (7)",
+    ),
     "device": ("HS_DEVICE", "auto | cpu | cuda (default auto)"),
     "threads": ("HS_THREADS", "torch CPU threads (default: CPUs available to the process)"),
 }
@@ -68,12 +71,16 @@ class RunConfig:
     quiet: bool = False
 
 
-def _conv(name: str, env: str, fn: Callable[[str], T], check: Callable[[T], bool], what: str) -> Callable[[str], T]:
+def _conv(
+    name: str, env: str, fn: Callable[[str], T], check: Callable[[T], bool], what: str
+) -> Callable[[str], T]:
     def conv(raw: str) -> T:
         try:
             v = fn(raw)
         except ValueError:
-            raise ConfigError(f"{env} / --{name.replace('_', '-')}: expected {what}, got {raw!r}") from None
+            raise ConfigError(
+                f"{env} / --{name.replace('_', '-')}: expected {what}, got {raw!r}"
+            ) from None
         if not check(v):
             raise ConfigError(f"{env} / --{name.replace('_', '-')}: expected {what}, got {raw!r}")
         return v

@@ -98,7 +98,9 @@ def load_yaml_spec(path: Path) -> tuple[TabularSpec, dict[str, Any]]:
     file_path = Path(data_path).expanduser()
     if not file_path.is_absolute():
         file_path = path.parent / file_path
-    fmt = str(raw.get("format") or ("csv" if file_path.suffix.lower() in (".csv", ".gz") else "parquet"))
+    fmt = str(
+        raw.get("format") or ("csv" if file_path.suffix.lower() in (".csv", ".gz") else "parquet")
+    )
     if fmt not in ("parquet", "csv"):
         raise ConfigError(f"dataset YAML {path}: format must be parquet or csv, got {fmt!r}")
 
@@ -137,7 +139,9 @@ def _synth_spec(text: str) -> SynthSpec:
             try:
                 setattr(spec, key, int(value))
             except ValueError:
-                raise ConfigError(f"synth dataset: {key} must be an integer, got {value!r}") from None
+                raise ConfigError(
+                    f"synth dataset: {key} must be an integer, got {value!r}"
+                ) from None
         elif key == "stratum":
             spec.stratum = value
         else:

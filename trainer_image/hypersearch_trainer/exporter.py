@@ -31,7 +31,9 @@ ALL = "all"
 class TrainerMetrics(Collector):
     """Current values of every exported metric; thread-safe updates, rendered on scrape."""
 
-    def __init__(self, windows_total: int, keep_windows: int = 1000, info: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, windows_total: int, keep_windows: int = 1000, info: dict[str, str] | None = None
+    ) -> None:
         self._lock = threading.Lock()
         self.windows_total = windows_total
         self.keep_windows = keep_windows
@@ -114,7 +116,9 @@ class TrainerMetrics(Collector):
             labels=["stratum"],
         )
         e = CounterMetricFamily(
-            f"{PREFIX}_eval_examples", "Examples scored by progressive validation.", labels=["stratum"]
+            f"{PREFIX}_eval_examples",
+            "Examples scored by progressive validation.",
+            labels=["stratum"],
         )
         for k in sorted(eval_n):
             s.add_metric([k], count_value=eval_n[k], sum_value=loss_sum.get(k, 0.0))

@@ -130,7 +130,9 @@ class Expr:
             assert isinstance(node.func, ast.Name)
             return FUNCTIONS[node.func.id](*(self._eval(a, table) for a in node.args))
         if isinstance(node, ast.BinOp):
-            return _BINOPS[type(node.op)](self._eval(node.left, table), self._eval(node.right, table))
+            return _BINOPS[type(node.op)](
+                self._eval(node.left, table), self._eval(node.right, table)
+            )
         if isinstance(node, ast.Compare):
             left = self._eval(node.left, table)
             out: Value = None

@@ -43,8 +43,8 @@ class Batch:
             None if self.strata is None else self.strata[lo:hi],
         )
 
-    def select(self, mask: npt.NDArray[np.bool_]) -> Batch:
-        """Rows where mask is true."""
+    def select(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Batch:
+        """Rows selected by a boolean mask or an index array."""
         return Batch(
             self.cat_keys[mask],
             self.numeric[mask],
@@ -57,7 +57,8 @@ class Batch:
 def transform_numeric(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     """sign(x)*log1p(|x|) with missing values as 0: scale-free, no statistics to fit or store."""
     v = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    return (np.sign(v) * np.log1p(np.abs(v))).astype(np.float32)
+    out: npt.NDArray[np.float32] = (np.sign(v) * np.log1p(np.abs(v))).astype(np.float32)
+    return out
 
 
 def example_ids(window: int, first_row: int, n: int) -> npt.NDArray[np.int64]:
@@ -71,12 +72,13 @@ def labels_from(arr: pa.Array, what: str, where: str) -> npt.NDArray[np.float32]
         first = int(np.argmax(arr.is_null().to_numpy(zero_copy_only=False)))
         raise DataError(f"{where}: label {what} is missing (null) at row {first}")
     if pa.types.is_boolean(arr.type):
-        return arr.to_numpy(zero_copy_only=False).astype(np.float32)
+        out: npt.NDArray[np.float32] = arr.to_numpy(zero_copy_only=False).astype(np.float32)
+        return out
     try:
         vals = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise DataError(f"{where}: label {what} is not numeric or boolean: {exc}") from None
-    return (vals > 0).astype(np.float32)
+    return np.asarray(vals > 0, dtype=np.float32)
 
 
 class Featurizer:
@@ -132,7 +134,9 @@ class Featurizer:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise DataError(f"{where}: numeric feature {e.source!r}: {exc}") from None
             nums[:, j] = transform_numeric(vals.to_numpy(zero_copy_only=False))
-        labels = labels_from(as_array(self.label.evaluate(table), n), repr(self.label.source), where)
+        labels = labels_from(
+            as_array(self.label.evaluate(table), n), repr(self.label.source), where
+        )
         strata = None
         if self.stratum is not None:
             s = pc.fill_null(pc.cast(as_array(self.stratum.evaluate(table), n), pa.string()), "")

@@ -41,9 +41,7 @@ def _fnv_unique_strings(arr: pa.Array) -> U64:
     n = len(arr)
     bufs = arr.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int64, count=n + 1, offset=arr.offset * 8)
-    data = (
-        np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    )
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
     starts = offsets[:-1]
     lengths = offsets[1:] - starts
     h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
@@ -65,7 +63,8 @@ def hash_strings(arr: pa.Array | pa.ChunkedArray) -> U64:
     enc = pc.dictionary_encode(pc.fill_null(arr.cast(pa.large_string()), ""))
     uniq = _fnv_unique_strings(enc.dictionary)
     idx = enc.indices.to_numpy(zero_copy_only=False)
-    return uniq[idx]
+    out: U64 = uniq[idx]
+    return out
 
 
 def hash_column(arr: pa.Array | pa.ChunkedArray) -> U64:

@@ -184,7 +184,9 @@ class OnlineTrainer:
         self.optimizer.step()
         return float(loss.detach())
 
-    def _train(self, batches: Iterator[Batch], w: int, n_rows: int, stop: Callable[[], bool]) -> bool:
+    def _train(
+        self, batches: Iterator[Batch], w: int, n_rows: int, stop: Callable[[], bool]
+    ) -> bool:
         """Train on the sub-sampled rows; returns True if stopped at a safe point."""
         partial = self.state.partial
         assert partial is not None
@@ -241,7 +243,9 @@ class OnlineTrainer:
         cache: list[Batch] | None = None
         if self.state.partial is None or self.state.partial["window"] != w:
             if self.progressive_eval:
-                cache, logits, losses, labels, strata, stopped = self._evaluate(window.batches(), w, stop)
+                cache, logits, losses, labels, strata, stopped = self._evaluate(
+                    window.batches(), w, stop
+                )
                 if stopped:
                     return False
                 result = score_window(w, window.label, logits, losses, labels, strata)

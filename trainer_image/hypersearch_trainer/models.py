@@ -14,7 +14,9 @@ from hypersearch_trainer.optim import HashedEmbedding
 from hypersearch_trainer.params import HyperParams
 
 
-def mlp(widths: list[int], n_in: int, dropout: float, last_activation: bool = True) -> nn.Sequential:
+def mlp(
+    widths: list[int], n_in: int, dropout: float, last_activation: bool = True
+) -> nn.Sequential:
     """Linear+ReLU(+Dropout) stack; ``widths`` includes the output width."""
     layers: list[nn.Module] = []
     for i, w in enumerate(widths):
@@ -30,6 +32,9 @@ def mlp(widths: list[int], n_in: int, dropout: float, last_activation: bool = Tr
 class CTRModel(nn.Module):
     """Base: ``forward(cat, num)`` returns one logit per example."""
 
+    def __init__(self, n_cat: int = 0, n_num: int = 0, hp: HyperParams | None = None) -> None:
+        super().__init__()
+
 
 class LogisticRegression(CTRModel):
     """Hashed logistic regression: one weight per bucket plus a linear term on numerics."""
@@ -42,7 +47,7 @@ class LogisticRegression(CTRModel):
 
     def forward(self, cat: torch.Tensor, num: torch.Tensor) -> torch.Tensor:
         w = self.w(cat).squeeze(-1)  # [B, F]
-        out = self.bias + w.sum(dim=1)
+        out: torch.Tensor = self.bias + w.sum(dim=1)
         if self.num is not None:
             out = out + self.num(num).squeeze(-1)
         return out
@@ -71,7 +76,8 @@ class FactorizationMachine(CTRModel):
             v = self.dropout(v)
         s = v.sum(dim=1)
         inter = 0.5 * (s.pow(2) - v.pow(2).sum(dim=1)).sum(dim=1)
-        return lin + inter
+        out: torch.Tensor = lin + inter
+        return out
 
 
 class DLRM(CTRModel):
@@ -85,9 +91,7 @@ class DLRM(CTRModel):
         self.bottom = mlp([*hp.bottom_widths, k], n_num, hp.dropout) if n_num else None
         n_vec = n_cat + (1 if n_num else 0)
         n_pairs = n_vec * (n_vec - 1) // 2
-        rows, cols = torch.triu_indices(n_vec, n_vec, offset=1)
-        self.register_buffer("_rows", rows, persistent=False)
-        self.register_buffer("_cols", cols, persistent=False)
+        self._pairs = torch.triu_indices(n_vec, n_vec, offset=1)
         n_top = n_pairs + (k if n_num else 0)
         self.top = mlp([*hp.top_widths, 1], n_top, hp.dropout, last_activation=False)
 
@@ -99,7 +103,7 @@ class DLRM(CTRModel):
             dense = self.bottom(num)  # [B, k]
             parts.insert(0, dense.unsqueeze(1))
         z = torch.cat(parts, dim=1) if len(parts) > 1 else e
-        dots = torch.bmm(z, z.transpose(1, 2))[:, self._rows, self._cols]
+        dots = torch.bmm(z, z.transpose(1, 2))[:, self._pairs[0], self._pairs[1]]
         top_in = dots if dense is None else torch.cat([dense, dots], dim=1)
         out: torch.Tensor = self.top(top_in).squeeze(-1)
         return out
@@ -110,4 +114,4 @@ def build_model(hp: HyperParams, n_cat: int, n_num: int) -> CTRModel:
     cls: type[CTRModel] = {"lr": LogisticRegression, "fm": FactorizationMachine, "dlrm": DLRM}[
         hp.model
     ]
-    return cls(n_cat, n_num, hp)  # type: ignore[call-arg]
+    return cls(n_cat, n_num, hp)

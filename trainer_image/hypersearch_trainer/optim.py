@@ -68,9 +68,11 @@ class Optimizer:
         """Apply one update to the dense weights and to the rows used by the last batch."""
         self.step_count += 1
         for i, t in enumerate(self.tables):
-            if t.touched is None or t.touched[1].grad is None:
+            if t.touched is None:
                 continue
             uniq, rows = t.touched
+            if rows.grad is None:
+                continue
             new = self._update(rows.detach(), rows.grad, i, uniq)
             t.weight.index_copy_(0, uniq, new)
             t.touched = None

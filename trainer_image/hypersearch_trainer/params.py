@@ -62,7 +62,9 @@ def parse_widths(text: str, name: str) -> list[int]:
     return widths
 
 
-def _float(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> Callable[[str, str], float]:
+def _float(
+    lo: float, hi: float, lo_open: bool = False, hi_open: bool = False
+) -> Callable[[str, str], float]:
     def conv(name: str, raw: str) -> float:
         try:
             v = float(raw)
@@ -86,7 +88,9 @@ def _int(lo: int, hi: int) -> Callable[[str, str], int]:
                 raise ValueError(raw)
             v = int(f)
         except (ValueError, OverflowError):
-            raise ConfigError(f"hyperparameter {name!r}: expected an integer, got {raw!r}") from None
+            raise ConfigError(
+                f"hyperparameter {name!r}: expected an integer, got {raw!r}"
+            ) from None
         if not lo <= v <= hi:
             raise ConfigError(f"hyperparameter {name!r}: {raw!r} is outside [{lo}, {hi}]")
         return v

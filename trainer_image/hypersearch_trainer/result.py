@@ -35,7 +35,9 @@ def build_result(
         "examples_trained": examples_trained,
         "examples_evaluated": evaluated,
         "wall_time_s": round(wall_time_s, 3),
-        "examples_per_s": round((examples_trained + evaluated) / wall_time_s, 1) if wall_time_s > 0 else None,
+        "examples_per_s": round((examples_trained + evaluated) / wall_time_s, 1)
+        if wall_time_s > 0
+        else None,
         "device": device,
         "windows": [r.as_dict() for r in history],
     }

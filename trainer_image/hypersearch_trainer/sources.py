@@ -153,7 +153,8 @@ class TabularSource:
             if self.spec.file_format == "parquet":
                 pf = pq.ParquetFile(self.spec.path)
                 meta = pf.metadata
-                groups, offset, skip_to = [], 0, 0
+                groups: list[int] = []
+                offset, skip_to = 0, 0
                 for g in range(meta.num_row_groups):
                     n = meta.row_group(g).num_rows
                     if offset + n > first_row:
@@ -164,7 +165,9 @@ class TabularSource:
                 if not groups:
                     return
                 pos = skip_to
-                for rb in pf.iter_batches(batch_size=CHUNK_ROWS, row_groups=groups, columns=columns):
+                for rb in pf.iter_batches(
+                    batch_size=CHUNK_ROWS, row_groups=groups, columns=columns
+                ):
                     yield pos, rb
                     pos += rb.num_rows
             else:
@@ -204,15 +207,15 @@ class TabularSource:
         self._origin_us = lo
         self._win_us = win_us
         last = int(ts[keep_hi - 1])
-        self.num_windows = (
-            -(-(hi - lo) // win_us) if hi is not None else (last - lo) // win_us + 1
-        )
+        self.num_windows = -(-(hi - lo) // win_us) if hi is not None else (last - lo) // win_us + 1
         wids = (ts[keep_lo:keep_hi] - lo) // win_us
         edges = np.searchsorted(wids, np.arange(self.num_windows + 1), side="left") + keep_lo
         self._row_edges = edges  # rows of window w: [edges[w], edges[w+1])
 
     def window_label(self, w: int) -> str:
-        start = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=self._origin_us + w * self._win_us)
+        start = dt.datetime(1970, 1, 1) + dt.timedelta(
+            microseconds=self._origin_us + w * self._win_us
+        )
         if self._win_us % 86_400_000_000 == 0:
             return start.date().isoformat()
         return start.isoformat()
@@ -222,7 +225,10 @@ class TabularSource:
         if start >= stop:
             return
         edges = self._row_edges
-        cols = [self.spec.timestamp, *[c for c in self.featurizer.columns if c != self.spec.timestamp]]
+        cols = [
+            self.spec.timestamp,
+            *[c for c in self.featurizer.columns if c != self.spec.timestamp],
+        ]
         pending: list[pa.RecordBatch] = []
         w = start
         for offset, rb in self._iter(cols, int(edges[start])):
@@ -344,13 +350,18 @@ def _synth_generator(spec: SynthSpec) -> tuple[Any, list[str]]:
     n = spec.windows * spec.window_rows
     mid, width = n // 2, max(1, n // 10)
     s = spec.seed
+    a: Any
+    b: Any
     if spec.name == "hyperplane":
         gen = synth.Hyperplane(
             seed=s, n_features=10, n_drift_features=5, mag_change=0.001, noise_percentage=0.05
         )
         return gen, []
     if spec.name == "sea":
-        a, b = synth.SEA(variant=0, seed=s, noise=0.05), synth.SEA(variant=2, seed=s + 1, noise=0.05)
+        a, b = (
+            synth.SEA(variant=0, seed=s, noise=0.05),
+            synth.SEA(variant=2, seed=s + 1, noise=0.05),
+        )
         return synth.ConceptDriftStream(a, b, seed=s, position=mid, width=width), []
     if spec.name == "agrawal":
         a = synth.Agrawal(classification_function=0, seed=s, perturbation=0.05)
@@ -363,9 +374,14 @@ def _synth_generator(spec: SynthSpec) -> tuple[Any, list[str]]:
         drift = synth.ConceptDriftStream(a, b, seed=s, position=mid, width=width)
         return drift, ["size", "color", "shape"]
     if spec.name == "sine":
-        a, b = synth.Sine(classification_function=0, seed=s), synth.Sine(classification_function=1, seed=s)
+        a, b = (
+            synth.Sine(classification_function=0, seed=s),
+            synth.Sine(classification_function=1, seed=s),
+        )
         return synth.ConceptDriftStream(a, b, seed=s, position=mid, width=width), []
-    raise ConfigError(f"synth dataset: unknown generator {spec.name!r}; known: {', '.join(SYNTH_NAMES)}")
+    raise ConfigError(
+        f"synth dataset: unknown generator {spec.name!r}; known: {', '.join(SYNTH_NAMES)}"
+    )
 
 
 class SynthSource:
@@ -376,7 +392,7 @@ class SynthSource:
         self.name = f"synth:{spec.name}"
         self.num_windows = spec.windows
         gen, cats = _synth_generator(spec)
-        first_x, _ = next(iter(_synth_generator(spec)[0]))
+        first_x, _ = next(iter(gen))
         feats = list(first_x)
         self._cats = [f for f in feats if f in cats]
         self._nums = [f for f in feats if f not in cats]
