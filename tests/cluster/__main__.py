@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 
+from tests.cluster import agent
 from tests.cluster.binaries import Binaries
 from tests.cluster.cluster import DEFAULT_NODES, Cluster
 
@@ -22,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--node", action="append", help="NAME:cpu=16,memory=64Gi,nvidia.com/gpu=4")
     up.add_argument("--no-scheduler", action="store_true", help="the agent binds pods itself")
     sub.add_parser("binaries", help="print the resolved binary paths")
-    args = parser.parse_args(argv)
+    sub.add_parser("agent", help="run the node agent (arguments: see agent --help)", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+
+    if args.command == "agent":
+        return agent.main(rest)
 
     if args.command == "binaries":
         for name, path in vars(Binaries.find()).items():

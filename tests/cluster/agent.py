@@ -7,7 +7,7 @@ status like a kubelet: Pending, Running, then Succeeded or Failed with exit code
 restartPolicy. On deletion it sends SIGTERM, waits the grace period, sends SIGKILL, and
 then removes the pod. Images are ignored.
 
-Run: python -m tests.cluster.agent --kubeconfig K --pod-dir D --node NAME:cpu=8,memory=32Gi
+Run: python -m tests.cluster agent --kubeconfig K --pod-dir D --node NAME:cpu=8,memory=32Gi
 """
 
 from __future__ import annotations
@@ -92,6 +92,9 @@ class PodIPs:
                 self._free.append(ip)
 
 
+_NO_STATE: Obj = {"waiting": None, "running": None, "terminated": None}
+
+
 @dataclass
 class Container:
     """One container's process and the status the agent reports for it."""
@@ -115,8 +118,9 @@ class Container:
             "image": image,
             "imageID": f"hypersearch-agent://{image}",
             "containerID": f"hypersearch-agent://{pod_uid}/{self.name}/{self.restarts}",
-            "state": self.state,
-            "lastState": self.last_state,
+            # Patches merge maps, so the states a container is no longer in are nulled.
+            "state": {**_NO_STATE, **self.state},
+            "lastState": {**_NO_STATE, **self.last_state},
             "ready": "running" in self.state,
             "started": "running" in self.state,
             "restartCount": self.restarts,
@@ -197,8 +201,18 @@ class PodRunner(threading.Thread):
 
     def _run_to_completion(self, c: Container) -> int | None:
         """Runs an init container; None if the pod got deleted meanwhile."""
-        self._start(c)
-        self._publish("Pending")
+        while True:
+            self._start(c)
+            self._publish("Pending")
+            if c.proc is not None or "terminated" in c.state:
+                break
+            # Its environment could not be built yet (e.g. a missing ConfigMap): retry.
+            if self.delete_grace is not None:
+                return None
+            self.wake.wait(1.0)
+            self.wake.clear()
+        if c.proc is None:
+            return int(c.state["terminated"]["exitCode"])
         while c.proc is not None and c.proc.poll() is None:
             if self.delete_grace is not None:
                 return None

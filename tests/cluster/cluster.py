@@ -41,10 +41,12 @@ def runs_base() -> Path:
 
 
 def _prune_old_runs(base: Path) -> None:
-    """Keeps the newest KEEP_RUNS run directories so logs don't pile up forever."""
+    """Keeps the newest KEEP_RUNS run directories so logs don't pile up forever; a day's
+    grace keeps the run of a concurrent long session."""
     runs = sorted((p for p in base.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     for old in runs[:-KEEP_RUNS]:
-        shutil.rmtree(old, ignore_errors=True)
+        if time.time() - old.stat().st_mtime > 86400:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 class Cluster:
@@ -222,7 +224,8 @@ class Cluster:
         argv = [
             sys.executable,
             "-m",
-            "tests.cluster.agent",
+            "tests.cluster",
+            "agent",
             f"--kubeconfig={self.kubeconfig}",
             f"--pod-dir={self.pod_dir}",
             *(f"--node={n}" for n in self.node_specs),
