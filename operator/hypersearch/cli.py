@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from hypersearch.spec import KIND, SpecInvalid, check, load_documents
 
@@ -38,6 +39,60 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a whole two-stage search on this machine, then print the winners."""
+    from hypersearch.local import LocalRunner, RunOptions
+    from hypersearch.local.command import TemplateError
+    from hypersearch.local.runner import RunError
+    from hypersearch.spec import load_file
+
+    try:
+        spec = load_file(args.file)
+    except SpecInvalid as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_INVALID
+    options = RunOptions(
+        state_dir=Path(args.state_dir or f"results/{spec.name}"),
+        parallel=args.parallel,
+        resume=args.resume,
+        interval=args.interval,
+        startup_timeout=args.startup_timeout,
+        hang_timeout=args.hang_timeout,
+        stop_grace=args.stop_grace,
+        progress=not args.quiet,
+    )
+    try:
+        runner = LocalRunner(spec, options, manifest=args.file)
+        code = runner.run()
+    except (RunError, TemplateError) as e:
+        print(f"hypersearch run: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    if code == 130:
+        return code
+    _print_outcome(runner.results(), options.state_dir)
+    return code
+
+
+def _print_outcome(results: dict[str, object], directory: Path) -> None:
+    from hypersearch.report.text import outcome_lines
+
+    for line in outcome_lines(results, directory):
+        print(line)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Render report.html and its plots from a results directory."""
+    from hypersearch.report import render_report
+
+    try:
+        path = render_report(Path(args.directory))
+    except FileNotFoundError as e:
+        print(f"hypersearch report: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hypersearch",
@@ -51,6 +106,36 @@ def build_parser() -> argparse.ArgumentParser:
         "files", nargs="+", help="manifest files (YAML, several documents allowed)"
     )
     validate.set_defaults(func=cmd_validate)
+    run = sub.add_parser(
+        "run", help="run a whole two-stage search on this machine (trials as processes)"
+    )
+    run.add_argument("file", help="HyperSearch manifest (the same one the cluster takes)")
+    run.add_argument("--state-dir", help="state and results directory (default results/NAME)")
+    run.add_argument(
+        "--parallel", type=int, help="trials at once (default: one per GPU, else spec.parallelism)"
+    )
+    run.add_argument("--resume", action="store_true", help="continue the search in --state-dir")
+    run.add_argument("--interval", type=float, help="scrape interval in seconds (default: spec)")
+    run.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=120.0,
+        help="fail a trial whose metrics endpoint never answers within this (seconds, 120)",
+    )
+    run.add_argument(
+        "--hang-timeout",
+        type=float,
+        default=600.0,
+        help="fail a trial that makes no progress for this long (seconds, 600)",
+    )
+    run.add_argument(
+        "--stop-grace", type=float, default=10.0, help="seconds from SIGTERM to SIGKILL (10)"
+    )
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress display")
+    run.set_defaults(func=cmd_run)
+    report = sub.add_parser("report", help="render report.html from a results directory")
+    report.add_argument("directory", help="a results directory (holds results.json)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

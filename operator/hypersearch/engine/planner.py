@@ -9,13 +9,19 @@ given the spec and the same calls it makes the same decisions, and its state is 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from hypersearch.engine.actions import Action, Finish, StartTrial, StopTrial
 from hypersearch.engine.cost import Cost, full_run_examples
-from hypersearch.engine.observations import ObservationTable, TrialReport, report_problem
+from hypersearch.engine.observations import (
+    ObservationTable,
+    TrialReport,
+    WindowStat,
+    report_problem,
+)
 from hypersearch.engine.predictors import PredictionContext, make_predictor
 from hypersearch.engine.relative import fit_additive
 from hypersearch.engine.samplers import History, make_sampler
@@ -60,7 +66,11 @@ class Search:
         self.winner: int | None = None
         self.table = ObservationTable(spec.windows, spec.sign, capacity=self.configurations)
         self._window_versions = np.zeros(spec.windows, dtype=np.int64)
+        # Stage-1 positions for cohort lookups; failed trials are -inf so they never count.
+        self._positions = np.full(self.configurations, -np.inf)
         self._prediction_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._memos: dict[tuple[Any, ...], Any] = {}
+        self._failures = 0
 
     # ----------------------------------------------------------------- executor API
 
@@ -82,21 +92,41 @@ class Search:
 
     def observe(self, trial_id: int, report: TrialReport) -> list[Action]:
         """Take one scrape of a running trial; may stop it (a loser, or garbage reported)."""
-        trial = self.trials[trial_id]
-        if trial.state is not TrialState.RUNNING or self.phase != "Running":
-            return []
-        problem = report_problem(report, trial.position, trial.examples, self.spec.windows)
-        if problem:
-            return self._fail(trial, f"reported garbage: {problem}", kill=True)
-        trial.position = report.position
-        trial.examples = report.examples
-        trial.windows.update(report.windows)
-        if trial.stage != 1:
-            return []
-        self.table.record(trial.id, report.windows)
-        for w in report.windows:
+        return self.observe_all({trial_id: report})
+
+    def observe_all(self, reports: dict[int, TrialReport]) -> list[Action]:
+        """Take one scrape round: record every report first, then decide for each trial.
+
+        Recording before deciding lets all trials crossing the same rung share one fit.
+        """
+        actions: list[Action] = []
+        recorded = []
+        for trial_id in sorted(reports):
+            trial = self.trials[trial_id]
+            if trial.state is not TrialState.RUNNING or self.phase != "Running":
+                continue
+            report = reports[trial_id]
+            problem = report_problem(report, trial.position, trial.examples, self.spec.windows)
+            if problem:
+                actions += self._fail(trial, f"reported garbage: {problem}", kill=True)
+                continue
+            trial.position = report.position
+            trial.examples = report.examples
+            trial.windows.update(report.windows)
+            if trial.stage == 1:
+                self._record(trial, report.windows)
+                recorded.append(trial)
+        for trial in recorded:
+            if trial.state is TrialState.RUNNING and self.phase == "Running":
+                actions += self._check_rungs(trial)
+        return actions
+
+    def _record(self, trial: Trial, windows: dict[int, WindowStat]) -> None:
+        self.table.record(trial.id, windows)
+        for w in windows:
             self._window_versions[w] += 1
-        return self._check_rungs(trial)
+        if trial.state is not TrialState.FAILED:
+            self._positions[trial.id] = trial.position
 
     def finished(self, trial_id: int, succeeded: bool, message: str = "") -> list[Action]:
         """A trial's process or pod has ended (on its own, or after a stop)."""
@@ -170,9 +200,7 @@ class Search:
         search.winner = state["winner"]
         search.trials = [Trial.from_dict(t) for t in state["trials"]]
         for t in search._stage(1):
-            search.table.record(t.id, t.windows)
-            for w in t.windows:
-                search._window_versions[w] += 1
+            search._record(t, t.windows)
         return search
 
     # ----------------------------------------------------------------- stage 1
@@ -234,8 +262,9 @@ class Search:
         self._prediction_cache[key] = result
         return result
 
-    def _predict_into(self, trial: Trial) -> None:
-        scores, stds = self._predictions(self.spec.windows)
+    def _predict_into(self, trial: Trial, cutoff: int | None = None) -> None:
+        """Store the trial's predicted target (from windows < ``cutoff``, default all)."""
+        scores, stds = self._predictions(self.spec.windows if cutoff is None else cutoff)
         if trial.id < scores.size and math.isfinite(scores[trial.id]):
             trial.predicted = float(self.spec.sign * scores[trial.id])
             trial.predicted_std = float(stds[trial.id])
@@ -246,14 +275,14 @@ class Search:
             if trial.position < rung - 1e-9:
                 break
             trial.next_check += 1
-            cohort = np.array(
-                [
-                    t.id
-                    for t in self._stage(1)
-                    if t.state is not TrialState.FAILED and t.position >= rung - 1e-9
-                ]
-            )
+            cohort = np.flatnonzero(self._positions[: self.table.rows] >= rung - 1e-9)
             cutoff = math.floor(rung + 1e-9)
+            memo_key = (
+                cutoff,
+                int(self._window_versions[:cutoff].sum()),
+                cohort.size,
+                self._failures,
+            )
             ctx = RungContext(
                 spec=self.spec,
                 position=rung,
@@ -261,15 +290,25 @@ class Search:
                 cohort=cohort,
                 values=self.table.values[: self.table.rows, :cutoff],
                 predict=lambda c=cutoff: self._predictions(c),  # type: ignore[misc]
-                names={t.id: t.name for t in self._stage(1)},
+                name_of=lambda i: self.trials[i].name,
+                memo=lambda name, compute, k=memo_key: self._memo(name, k, compute),  # type: ignore[misc]
             )
             reason = self.rule.decide(ctx)
             if reason:
                 trial.state = TrialState.STOPPED
                 trial.reason = reason
-                self._predict_into(trial)
+                self._predict_into(trial, cutoff)
                 return [StopTrial(trial.id, trial.name, reason)]
         return []
+
+    def _memo(self, name: str, key: tuple[int, ...], compute: Callable[[], Any]) -> Any:
+        """Per-rung results shared by every decision at the same rung and observations."""
+        full = (name, *key)
+        if full not in self._memos:
+            if len(self._memos) > 256:
+                self._memos.clear()
+            self._memos[full] = compute()
+        return self._memos[full]
 
     def _end_stage1(self) -> list[Action]:
         candidates = [t for t in self._stage(1) if t.state is not TrialState.FAILED and t.windows]
@@ -336,6 +375,9 @@ class Search:
         """Mark a trial failed; ``kill`` when its process is still running (garbage reported)."""
         trial.state = TrialState.FAILED
         trial.reason = reason
+        self._failures += 1
+        if trial.stage == 1:
+            self._positions[trial.id] = -np.inf
         actions: list[Action] = (
             [StopTrial(trial.id, trial.name, reason, failed=True)] if kill else []
         )

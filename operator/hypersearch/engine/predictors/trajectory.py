@@ -57,21 +57,31 @@ def _shrunk_slopes(x: np.ndarray, r: np.ndarray, use: np.ndarray) -> np.ndarray:
     return np.where(ok, (sxy + lam * prior) / (sxx + lam), prior)
 
 
+def _last_observed(use: np.ndarray) -> np.ndarray:
+    """Column of each row's last observed window (0 for empty rows)."""
+    width = use.shape[1]
+    last: np.ndarray = width - 1 - np.argmax(use[:, ::-1], axis=1)
+    return last
+
+
 class TrajectoryPredictor(Predictor):
     """Saturating extrapolation of each trial's gap to a full-data run at the target window."""
 
     name = "trajectory"
 
     def _extrapolate(
-        self, ctx: PredictionContext, residuals: np.ndarray, at: np.ndarray
+        self,
+        ctx: PredictionContext,
+        x: np.ndarray,
+        residuals: np.ndarray,
+        use: np.ndarray,
+        at: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fitted gap at data amounts ``at`` (one per row), and the constant gap, from ``residuals``."""
-        x = _saturation(_data_seen(ctx))
-        use = ~np.isnan(residuals)
         slope = _shrunk_slopes(x, residuals, use)
         gap_now, _, _ = recent_gap(residuals, ctx.recent_windows)
-        x_now = np.where(use, x, np.nan)
-        last = np.nanmin(np.where(use, x_now, np.inf), axis=1)  # most data = smallest h
+        rows = np.arange(x.shape[0])
+        last = x[rows, _last_observed(use)]  # most data seen = smallest h
         change = slope * (_saturation(at) - last)
         finite = gap_now[np.isfinite(gap_now)]
         bound = MAX_CHANGE_IN_SPREADS * float(np.std(finite)) if finite.size > 1 else 0.0
@@ -79,21 +89,23 @@ class TrajectoryPredictor(Predictor):
         # Anchored on the observed recent gap, not the fitted line, so the level is never invented.
         return gap_now + change, gap_now
 
-    def _fit_beats_constant(self, ctx: PredictionContext, residuals: np.ndarray) -> bool:
+    def _fit_beats_constant(
+        self, ctx: PredictionContext, x: np.ndarray, residuals: np.ndarray, use: np.ndarray
+    ) -> bool:
         """Whether extrapolating a prefix predicts the held-back last windows better than constant."""
-        mask = ~np.isnan(residuals)
-        from_end = np.cumsum(mask[:, ::-1], axis=1)[:, ::-1]
-        held = mask & (from_end <= HOLDOUT_WINDOWS)
-        train = np.where(held, np.nan, residuals)
-        eligible = (~np.isnan(train)).sum(axis=1) >= 3
+        last = _last_observed(use)
+        w = np.arange(residuals.shape[1])[None, :]
+        held = use & (w > (last - HOLDOUT_WINDOWS)[:, None])
+        train_use = use & ~held
+        eligible = train_use.sum(axis=1) >= 3
         if eligible.sum() < 3:
             return False
+        train = np.where(train_use, residuals, np.nan)
         counts = held.sum(axis=1)
         actual = np.where(held, residuals, 0).sum(axis=1) / np.maximum(counts, 1)
-        w = np.arange(ctx.values.shape[1])
-        held_w = np.where(held, w[None, :], 0).sum(axis=1) / np.maximum(counts, 1)
+        held_w = np.where(held, w, 0).sum(axis=1) / np.maximum(counts, 1)
         at = (held_w - ctx.starts + 1) * ctx.rates
-        fitted, constant = self._extrapolate(ctx, train, at)
+        fitted, constant = self._extrapolate(ctx, x, train, train_use, at)
         ok = eligible & np.isfinite(fitted) & np.isfinite(constant)
         err_fit = float(np.mean((fitted[ok] - actual[ok]) ** 2))
         err_const = float(np.mean((constant[ok] - actual[ok]) ** 2))
@@ -102,11 +114,13 @@ class TrajectoryPredictor(Predictor):
     def predict(self, ctx: PredictionContext) -> tuple[np.ndarray, np.ndarray]:
         base_score, base_std = ConstantPredictor().predict(ctx)
         residuals = ctx.fit.residuals(ctx.values)
-        if not self._fit_beats_constant(ctx, residuals):
+        use = ~np.isnan(residuals)
+        x = _saturation(_data_seen(ctx))
+        if not self._fit_beats_constant(ctx, x, residuals, use):
             return base_score, base_std
         mid = (ctx.target.start + ctx.target.stop - 1) / 2
         at = np.full(ctx.values.shape[0], (mid - ctx.target_start + 1) * ctx.target_rate)
-        gap, gap_now = self._extrapolate(ctx, residuals, at)
+        gap, gap_now = self._extrapolate(ctx, x, residuals, use, at)
         # Uncertainty grows with how far the prediction moved from what was observed.
         std = np.sqrt(base_std**2 + (gap - gap_now) ** 2)
         return ctx.target_alpha() + gap, std

@@ -9,4 +9,5 @@ class AshaStopping(StoppingRule):
     name = "asha"
 
     def decide(self, ctx: RungContext) -> str | None:
-        return rank_verdict(ctx, row_means(ctx.values[:, ctx.compared]), "recent")
+        scores = ctx.memo("asha", lambda: row_means(ctx.values[:, ctx.compared]))
+        return rank_verdict(ctx, scores, "recent")

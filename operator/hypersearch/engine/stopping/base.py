@@ -11,7 +11,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -48,7 +48,8 @@ class RungContext:
     cohort: np.ndarray
     values: np.ndarray
     predict: Callable[[], tuple[np.ndarray, np.ndarray]]
-    names: dict[int, str]
+    name_of: Callable[[int], str]
+    memo: Callable[[str, Callable[[], Any]], Any]
 
     @property
     def cutoff(self) -> int:
@@ -82,21 +83,28 @@ def row_means(values: np.ndarray) -> np.ndarray:
 
 def rank_verdict(ctx: RungContext, scores: np.ndarray, label: str) -> str | None:
     """Top-1/eta rule shared by ASHA and performance: the stop reason, or None to continue."""
-    cohort = ctx.cohort[np.isfinite(scores[ctx.cohort])]
-    if ctx.row not in cohort or cohort.size < ctx.spec.stopping.min_cohort:
+    mine = float(scores[ctx.row])
+
+    def ranked() -> tuple[np.ndarray, int]:
+        cohort = ctx.cohort[np.isfinite(scores[ctx.cohort])]
+        return np.sort(scores[cohort]), int(
+            cohort[np.argmin(scores[cohort])]
+        ) if cohort.size else -1
+
+    # Every trial crossing this rung in one round shares the sorted cohort: O(log n) a decision.
+    ordered, leader = ctx.memo(f"rank:{label}", ranked)
+    if not np.isfinite(mine) or ordered.size < ctx.spec.stopping.min_cohort:
         return None
     eta = ctx.spec.stopping.eta
-    keep = max(1, math.floor(cohort.size / eta))
-    order = cohort[np.argsort(scores[cohort], kind="stable")]
-    rank = int(np.flatnonzero(order == ctx.row)[0]) + 1
+    keep = max(1, math.floor(ordered.size / eta))
+    rank = int(np.searchsorted(ordered, mine, side="left")) + 1
     if rank <= keep:
         return None
-    best = float(scores[order[0]])
-    mine = float(scores[ctx.row])
+    best = float(scores[leader])
     return (
         f"stopped at {ctx.where()}: {label} {ctx.metric(mine)} "
-        f"({ctx.relative(mine, best)} vs. best {ctx.names.get(int(order[0]), '')}), "
-        f"rank {rank}/{cohort.size}, outside the top 1/{eta:g} at this rung"
+        f"({ctx.relative(mine, best)} vs. best {ctx.name_of(leader)}), "
+        f"rank {rank}/{ordered.size}, outside the top 1/{eta:g} at this rung"
     )
 
 

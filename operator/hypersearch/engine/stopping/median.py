@@ -17,6 +17,13 @@ from hypersearch.engine.stopping.base import (
 from hypersearch.spec.model import SearchSpec
 
 
+def median_without(ordered: np.ndarray, value: float) -> float:
+    """Median of the sorted ``ordered`` with one occurrence of ``value`` removed (the others')."""
+    k = int(np.searchsorted(ordered, value))
+    rest = np.delete(ordered, min(k, ordered.size - 1))
+    return float(np.median(rest))
+
+
 class MedianStopping(StoppingRule):
     name = "median"
 
@@ -27,15 +34,19 @@ class MedianStopping(StoppingRule):
         return [float(p) for p in range(int(rungs[0]), spec.stage1_data.stop)]
 
     def decide(self, ctx: RungContext) -> str | None:
-        others = ctx.cohort[ctx.cohort != ctx.row]
-        if others.size < ctx.spec.stopping.min_cohort:
-            return None
-        means = row_means(ctx.values[:, ctx.spec.stage1_data.start : ctx.cutoff])
-        median = float(np.nanmedian(means[others]))
+        def running_means() -> tuple[np.ndarray, np.ndarray]:
+            means = row_means(ctx.values[:, ctx.spec.stage1_data.start : ctx.cutoff])
+            cohort = means[ctx.cohort]
+            return means, np.sort(cohort[np.isfinite(cohort)])
+
+        means, ordered = ctx.memo("median", running_means)
         mine = float(means[ctx.row])
-        if not np.isfinite(mine) or mine <= median:
+        if not np.isfinite(mine) or ordered.size - 1 < ctx.spec.stopping.min_cohort:
+            return None
+        median = median_without(ordered, mine)
+        if mine <= median:
             return None
         return (
             f"stopped at {ctx.where()}: running mean {ctx.metric(mine)} "
-            f"({ctx.relative(mine, median)} vs. the median of {others.size} trials at this position)"
+            f"({ctx.relative(mine, median)} vs. the median of {ordered.size - 1} trials at this position)"
         )

@@ -1,0 +1,423 @@
+"""The local executor: the engine's actions applied to subprocesses on this machine.
+
+The same loop as :mod:`hypersearch.replay`, with real processes: start trials on free local
+ports, scrape them, feed the engine, stop losers, and turn crashes, silent endpoints and hangs
+into failed trials with a reason a person can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from hypersearch.engine import Finish, Search, StartTrial, StopTrial, TrialReport, TrialState
+from hypersearch.engine.actions import Action
+from hypersearch.engine.planner import trial_env
+from hypersearch.local.command import build_command
+from hypersearch.local.devices import cpu_count, cuda_devices
+from hypersearch.local.process import TrialProcess
+from hypersearch.local.progress import Display, Event
+from hypersearch.local.state import (
+    RUNNER_STATE_VERSION,
+    STATE_FILE,
+    load_state,
+    spec_digest,
+    write_json_atomic,
+)
+from hypersearch.report import write_results
+from hypersearch.scrape import ScrapeError, SumCountState, fetch_metrics, parse_report
+from hypersearch.spec.model import SearchSpec
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+class RunError(Exception):
+    """The run cannot start (state directory conflicts, spec changed under --resume)."""
+
+
+@dataclass
+class RunOptions:
+    state_dir: Path
+    parallel: int | None = None
+    resume: bool = False
+    interval: float | None = None  # scrape interval; default the spec's metrics.intervalSeconds
+    startup_timeout: float = 120.0  # a metrics endpoint that never answers fails the trial
+    hang_timeout: float = 600.0  # no new position or examples for this long fails the trial
+    stop_grace: float = 10.0  # seconds between SIGTERM and SIGKILL
+    progress: bool = True
+    report: bool = True
+
+
+@dataclass
+class _Live:
+    """Runner-side bookkeeping of one trial process."""
+
+    trial: int
+    process: TrialProcess
+    url: str
+    device: str | None
+    served: bool = False
+    failures: int = 0
+    last_error: str = ""
+    last_change: float = field(default_factory=time.monotonic)
+    last_seen: tuple[float, float] = (-1.0, -1.0)
+    sumcount: SumCountState = field(default_factory=SumCountState)
+    done: bool = False
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the trainer binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class LocalRunner:
+    """Runs one search to its end (or to Ctrl-C) and writes the results directory."""
+
+    def __init__(self, spec: SearchSpec, options: RunOptions, manifest: str = "") -> None:
+        self.options = options
+        self.devices = cuda_devices()
+        parallel = options.parallel or (len(self.devices) or spec.parallelism)
+        self.spec = dataclasses.replace(
+            spec, parallelism=parallel, stage2_parallelism=min(spec.stage2_parallelism, parallel)
+        )
+        self.threads = max(1, cpu_count() // parallel) if not self.devices else 0
+        self.manifest = manifest
+        self.dir = options.state_dir
+        self.interval = options.interval or spec.metrics.interval_seconds
+        self.live: dict[int, _Live] = {}
+        self.stopping: dict[int, TrialProcess] = {}
+        self.meta: dict[str, dict[str, Any]] = {}
+        self.events: list[Event] = []
+        self.elapsed_before = 0.0
+        self.t0 = time.monotonic()
+        self.interrupted = False
+        self.search = self._load()
+        self.display = Display(self, enabled=options.progress)
+
+    # ----------------------------------------------------------------- state
+
+    def _load(self) -> Search:
+        saved = load_state(self.dir)
+        if saved is None:
+            if self.options.resume and (self.dir / STATE_FILE).exists():
+                raise RunError(f"{self.dir}: unreadable state")
+            return Search(self.spec)
+        if not self.options.resume:
+            raise RunError(
+                f"{self.dir} already holds a search; continue it with --resume, "
+                "or choose another --state-dir"
+            )
+        if saved.get("specDigest") != spec_digest(self.spec):
+            raise RunError(
+                f"{self.dir} holds a search of a different spec; --resume needs the same manifest"
+            )
+        self.meta = saved.get("trials", {})
+        self.events = [Event(*e) for e in saved.get("events", [])]
+        self.elapsed_before = float(saved.get("elapsedSeconds", 0.0))
+        return Search.from_state(self.spec, saved["engine"])
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.t0
+
+    def save(self) -> None:
+        write_json_atomic(
+            self.dir / STATE_FILE,
+            {
+                "version": RUNNER_STATE_VERSION,
+                "manifest": self.manifest,
+                "specDigest": spec_digest(self.spec),
+                "elapsedSeconds": round(self.elapsed(), 3),
+                "engine": self.search.to_state(),
+                "trials": self.meta,
+                "events": [dataclasses.astuple(e) for e in self.events[-1000:]],
+            },
+        )
+
+    def _event(self, trial: str, kind: str, text: str) -> None:
+        ev = Event(round(self.elapsed(), 2), trial, kind, text)
+        self.events.append(ev)
+        self.display.event(ev)
+
+    # ----------------------------------------------------------------- processes
+
+    def _pick_device(self) -> str | None:
+        if not self.devices:
+            return None
+        load = {d: 0 for d in self.devices}
+        for lv in self.live.values():
+            if lv.device is not None:
+                load[lv.device] = load.get(lv.device, 0) + 1
+        return min(self.devices, key=lambda d: load[d])
+
+    def _spawn(self, trial_id: int, protocol_env: dict[str, str]) -> None:
+        trial = self.search.trials[trial_id]
+        tdir = (self.dir / "trials" / trial.name).resolve()
+        command = build_command(self.spec, trial.params)
+        port = free_port()
+        device = self._pick_device()
+        env = dict(os.environ)
+        env.update(command.env)
+        env.update(protocol_env)
+        env.update(
+            {
+                "HS_METRICS_PORT": str(port),
+                "HS_METRICS_HOST": "127.0.0.1",
+                "HS_CHECKPOINT_DIR": str(tdir / "checkpoint"),
+                "HS_RESULT_FILE": str(tdir / "result.json"),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        # Keep serving a little after the end, so the last windows are scraped before exit.
+        env.setdefault("HS_METRICS_LINGER", str(round(3 * self.interval + 5, 1)))
+        if device is not None:
+            env["CUDA_VISIBLE_DEVICES"] = device
+        elif self.threads:
+            for name in ("HS_THREADS", "OMP_NUM_THREADS"):
+                if name not in command.env:
+                    env[name] = str(self.threads)
+        proc = TrialProcess(command.argv, env, tdir / "log.txt", command.cwd)
+        path = self.spec.metrics.path
+        self.live[trial_id] = _Live(trial_id, proc, f"http://127.0.0.1:{port}{path}", device)
+        info = self.meta.setdefault(trial.name, {})
+        info.update(
+            {
+                "log": str(tdir / "log.txt"),
+                "command": command.describe(),
+                "device": device,
+                "pid": proc.pid,
+                "starts": int(info.get("starts", 0)) + 1,
+                "startedAt": info.get("startedAt", round(self.elapsed(), 2)),
+            }
+        )
+
+    def _stop(self, trial_id: int) -> None:
+        lv = self.live.pop(trial_id, None)
+        if lv is not None:
+            lv.process.terminate()
+            self.stopping[trial_id] = lv.process
+
+    def _ended(self, trial_id: int, code: int | None) -> None:
+        info = self.meta.setdefault(self.search.trials[trial_id].name, {})
+        info["endedAt"] = round(self.elapsed(), 2)
+        info["exitCode"] = code
+
+    # ----------------------------------------------------------------- engine actions
+
+    def apply(self, actions: list[Action]) -> None:
+        for a in actions:
+            if isinstance(a, StartTrial):
+                self._event(a.name, "start", f"stage {a.stage}: {_params(a.params)}")
+                try:
+                    self._spawn(a.trial, a.env)
+                except (OSError, ValueError) as e:
+                    self.apply(self.search.finished(a.trial, False, f"could not start: {e}"))
+                    self._event(a.name, "failed", f"could not start: {e}")
+            elif isinstance(a, StopTrial):
+                self._stop(a.trial)
+                t = self.search.trials[a.trial]
+                self.meta.setdefault(a.name, {})["stopPosition"] = t.position
+                self._event(a.name, "failed" if a.failed else "stopped", a.reason)
+            elif isinstance(a, Finish):
+                self._event("", "finish", a.reason)
+        if actions:
+            self.save()
+
+    def _fail(self, lv: _Live, reason: str) -> None:
+        name = self.search.trials[lv.trial].name
+        self._stop(lv.trial)
+        self._event(name, "failed", reason)
+        self.apply(self.search.finished(lv.trial, False, reason))
+        self.save()
+
+    # ----------------------------------------------------------------- one tick
+
+    async def _scrape(self, session: aiohttp.ClientSession, lv: _Live) -> None:
+        m = self.spec.metrics
+        try:
+            text = await fetch_metrics(session, lv.url, m.timeout_seconds)
+            report = parse_report(text, m, self.spec.metric, lv.sumcount)
+        except ScrapeError as e:
+            lv.failures += 1
+            lv.last_error = str(e)
+            return
+        lv.served, lv.failures, lv.last_error = True, 0, ""
+        self._take(lv, report)
+
+    def _take(self, lv: _Live, report: TrialReport) -> None:
+        trial = self.search.trials[lv.trial]
+        seen = (report.position, report.examples)
+        if seen != lv.last_seen:
+            lv.last_seen, lv.last_change = seen, time.monotonic()
+        if report.position < trial.position or report.examples < trial.examples:
+            return  # restarted from an older checkpoint: catching up to what was observed
+        fresh = {
+            w: s
+            for w, s in report.windows.items()
+            if w not in trial.windows or trial.windows[w] != s
+        }
+        if fresh or report.position != trial.position or report.examples != trial.examples:
+            self.apply(
+                self.search.observe(
+                    lv.trial, TrialReport(report.position, report.examples, fresh, report.done)
+                )
+            )
+            self.save()
+        if report.done and not lv.done and lv.trial in self.live:
+            lv.done = True
+            lv.process.terminate()  # it lingers to be scraped; it has nothing left to do
+
+    def _check_exits(self) -> None:
+        for tid, lv in list(self.live.items()):
+            code = lv.process.poll()
+            if code is None:
+                continue
+            del self.live[tid]
+            self._ended(tid, code)
+            name = self.search.trials[tid].name
+            if code == 0:
+                self._event(name, "done", "exited normally")
+                self.apply(self.search.finished(tid, True))
+            else:
+                why = _exit_reason(code, lv.process.log_tail())
+                self._event(name, "failed", why)
+                self.apply(self.search.finished(tid, False, why))
+            self.save()
+        for tid, proc in list(self.stopping.items()):
+            proc.escalate(self.options.stop_grace)
+            code = proc.poll()
+            if code is not None:
+                del self.stopping[tid]
+                self._ended(tid, code)
+
+    def _check_health(self) -> None:
+        now = time.monotonic()
+        m = self.spec.metrics
+        for lv in list(self.live.values()):
+            if lv.done:
+                continue
+            age = now - lv.process.started
+            if not lv.served and age >= self.options.startup_timeout:
+                self._fail(
+                    lv,
+                    f"metrics endpoint {lv.url} never answered in "
+                    f"{self.options.startup_timeout:g}s ({lv.last_error or 'no response'})",
+                )
+            elif lv.served and lv.failures >= m.max_failures:
+                self._fail(
+                    lv,
+                    f"{lv.failures} scrapes in a row failed (maxFailures={m.max_failures}): "
+                    f"{lv.last_error}",
+                )
+            elif lv.served and now - lv.last_change >= self.options.hang_timeout:
+                pos = self.search.trials[lv.trial].position
+                self._fail(
+                    lv,
+                    f"hung: no progress for {self.options.hang_timeout:g}s "
+                    f"(stuck at {self.spec.window_name} {pos:g})",
+                )
+
+    # ----------------------------------------------------------------- main loop
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._interrupt)
+        try:
+            # Trials that were running when the runner went away restart from their checkpoints.
+            for t in self.search.trials:
+                if t.state is TrialState.RUNNING and self.search.phase == "Running":
+                    self._event(t.name, "restart", "resuming from its checkpoint directory")
+                    self._spawn(t.id, trial_env(self.spec, t))
+            self.save()
+            async with aiohttp.ClientSession() as session:
+                while self.search.phase == "Running" and not self.interrupted:
+                    self.apply(self.search.step())
+                    if self.search.phase != "Running":
+                        break
+                    lives = list(self.live.values())
+                    await asyncio.gather(*(self._scrape(session, lv) for lv in lives))
+                    self._check_exits()
+                    self._check_health()
+                    self.display.refresh()
+                    await self._sleep(self.interval)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    async def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.interrupted and time.monotonic() < end:
+            await asyncio.sleep(min(0.1, end - time.monotonic()))
+
+    def _interrupt(self) -> None:
+        self.interrupted = True
+
+    def _shutdown(self) -> None:
+        """Stop every process we started (SIGTERM, grace, SIGKILL) and wait for each."""
+        procs = {**self.stopping, **{tid: lv.process for tid, lv in self.live.items()}}
+        for proc in procs.values():
+            proc.terminate()
+        for tid, proc in procs.items():
+            code = proc.kill_and_wait(self.options.stop_grace)
+            if self.search.trials[tid].state is not TrialState.RUNNING:
+                self._ended(tid, code)
+        self.live.clear()
+        self.stopping.clear()
+
+    def run(self) -> int:
+        """Run to the end; returns 0 (succeeded), 1 (failed) or 130 (interrupted)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with self.display:
+                asyncio.run(self._loop())
+        finally:
+            self._shutdown()
+            self.save()
+        if self.interrupted and self.search.phase == "Running":
+            self.display.say(
+                f"interrupted; continue with: hypersearch run {self.manifest or 'SEARCH.yaml'} "
+                f"--state-dir {self.dir} --resume"
+            )
+            return EXIT_INTERRUPTED
+        if self.options.report:
+            write_results(self.dir, self.results())
+        return EXIT_OK if self.search.phase == "Succeeded" else EXIT_FAILED
+
+    def results(self) -> dict[str, Any]:
+        from hypersearch.report.results import build_results
+
+        return build_results(self.search, self.meta, self.events, self.elapsed(), self.manifest)
+
+
+def _params(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={_short(v)}" for k, v in params.items())
+
+
+def _short(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def _exit_reason(code: int, tail: str) -> str:
+    if code < 0:
+        try:
+            what = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            what = f"killed by signal {-code}"
+    else:
+        what = f"crashed: exit code {code}"
+    return f"{what}; last output: {tail}" if tail else what
+
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "LocalRunner", "RunError", "RunOptions"]

@@ -1,0 +1,89 @@
+"""The machine-readable results of a finished (or interrupted) search, from the engine's trials.
+
+Built from plain data only, so the same document can come from the local runner's state or
+(later) from a cluster HyperSearch's status and Trial objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import astuple
+from typing import Any
+
+from hypersearch.engine import Search
+
+RESULTS_VERSION = 1
+
+
+def build_results(
+    search: Search,
+    meta: dict[str, dict[str, Any]],
+    events: Iterable[Any],
+    elapsed: float,
+    manifest: str = "",
+) -> dict[str, Any]:
+    """Every trial with parameters, trajectory, stop reason, prediction; stage 2; cost."""
+    spec = search.spec
+    trials = []
+    for t in search.trials:
+        info = meta.get(t.name, {})
+        trials.append(
+            {
+                "id": t.id,
+                "name": t.name,
+                "stage": t.stage,
+                "params": dict(t.params),
+                "data": {"start": t.data.start, "stop": t.data.stop, "rate": t.data.rate,
+                         "sampling": t.data.sampling},
+                "state": t.state.value,
+                "reason": t.reason,
+                "position": t.position,
+                "examples": t.examples,
+                "trajectory": [[w, s.value] for w, s in sorted(t.windows.items())],
+                "stopPosition": info.get("stopPosition"),
+                "predicted": t.predicted,
+                "predictedStd": t.predicted_std,
+                "source": t.source,
+                "final": t.final,
+                "exitCode": info.get("exitCode"),
+                "startedAt": info.get("startedAt"),
+                "endedAt": info.get("endedAt"),
+                "log": info.get("log"),
+                "command": info.get("command"),
+            }
+        )  # fmt: skip
+    by_id = {t.id: t for t in search.trials}
+    stage2 = [
+        {
+            "name": t.name,
+            "source": by_id[t.source].name if t.source is not None else None,
+            "params": dict(t.params),
+            "state": t.state.value,
+            "predicted": by_id[t.source].predicted if t.source is not None else None,
+            "final": t.final,
+            "examples": t.examples,
+        }
+        for t in search.trials
+        if t.stage == 2
+    ]
+    return {
+        "version": RESULTS_VERSION,
+        "search": spec.name,
+        "manifest": manifest,
+        "phase": search.phase,
+        "reason": search.reason,
+        "metric": spec.metric,
+        "goal": spec.goal,
+        "windows": spec.windows,
+        "windowName": spec.window_name,
+        "evaluationWindows": spec.evaluation_windows,
+        "targetWindows": [spec.target_windows.start, spec.target_windows.stop],
+        "elapsedSeconds": round(elapsed, 2),
+        "winner": search.trials[search.winner].name if search.winner is not None else None,
+        "promoted": [search.trials[i].name for i in search.promoted],
+        "summary": search.summary(),
+        "cost": search.cost().to_dict(),
+        "trials": trials,
+        "stage2": stage2,
+        "events": [list(astuple(e)) for e in events],
+    }
