@@ -143,14 +143,16 @@ class Cluster:
         return "".join(p.read_text(errors="replace") for p in logs)
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Runs the pinned helm against this cluster, with its state kept in the run dir."""
-        return subprocess.run(
-            [str(self.binaries.helm), *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            check=check,
+        """Runs the pinned helm against this cluster, with its state kept in the run dir.
+        With check, a non-zero exit raises with helm's stderr in the message."""
+        result = subprocess.run(
+            [str(self.binaries.helm), *args], env=self.env(), capture_output=True, text=True
         )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"helm {' '.join(args)} exited {result.returncode}:\n{result.stderr}{result.stdout}"
+            )
+        return result
 
     def env(self) -> dict[str, str]:
         """os.environ plus KUBECONFIG and isolated helm dirs, for child processes."""
@@ -180,9 +182,14 @@ class Cluster:
         if dead:
             raise ClusterStartError(f"cluster components died: {dead}\n{self.failure_report()}")
 
-    def failure_report(self, lines: int = 30) -> str:
-        """Tails of all component logs plus the agent's, for a failed test."""
-        return f"cluster run dir: {self.run_dir}\n{self.control_plane.log_tails(lines)}"
+    def failure_report(self, lines: int = 30, namespace: str | None = None) -> str:
+        """Tails of all component logs plus the agent's, and of the namespace's pods."""
+        parts = [f"cluster run dir: {self.run_dir}", self.control_plane.log_tails(lines)]
+        if namespace:
+            for log in sorted(self.pod_dir.glob(f"{namespace}_*/*.log")):
+                pod = log.parent.name.split("_")[1]
+                parts.append(f"----- pod {namespace}/{pod} {log.stem} -----\n{tail(log, lines)}")
+        return "\n".join(parts)
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -132,6 +132,13 @@ class ControlPlane:
                 f"--tls-cert-file={p.server_cert}",
                 f"--tls-private-key-file={p.server_key}",
                 f"--client-ca-file={p.ca_cert}",
+                # Without a front-proxy CA the controller-manager and scheduler log an error
+                # every few seconds; nothing authenticates through the proxy headers.
+                f"--requestheader-client-ca-file={p.ca_cert}",
+                "--requestheader-allowed-names=front-proxy-client",
+                "--requestheader-username-headers=X-Remote-User",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 "--authorization-mode=RBAC",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={p.sa_pub}",

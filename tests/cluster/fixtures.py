@@ -55,4 +55,5 @@ def pytest_runtest_makereport(
     report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
     c = item.config.stash.get(_CLUSTER_KEY, None)
     if report.failed and c is not None and "cluster" in getattr(item, "fixturenames", ()):
-        report.sections.append(("test cluster logs", c.failure_report()))
+        ns = getattr(item, "funcargs", {}).get("namespace")
+        report.sections.append(("test cluster logs", c.failure_report(namespace=ns)))

@@ -98,3 +98,19 @@ def test_gpu_requests_are_scheduled_by_capacity(
     cluster.wait(unschedulable, 30, "the scheduler to reject the 5-GPU pod")
     pod = read_pod(core, namespace, "too-big")
     assert pod is not None and pod.status.phase == "Pending" and not pod.spec.node_name
+
+
+def test_restart_always(cluster: Cluster, k8s: client.ApiClient, namespace: str) -> None:
+    """Always restarts even successful exits; the pod stays Running."""
+    core = client.CoreV1Api(k8s)
+    core.create_namespaced_pod(namespace, pod_manifest("loop", "print('tick')", restart="Always"))
+
+    def restarted() -> bool:
+        pod = read_pod(core, namespace, "loop")
+        statuses = (pod.status.container_statuses or []) if pod else []
+        return bool(statuses) and statuses[0].restart_count >= 2
+
+    cluster.wait(restarted, 30, "two restarts")
+    pod = read_pod(core, namespace, "loop")
+    assert pod is not None and pod.status.phase == "Running"
+    assert cluster.pod_log(namespace, "loop").count("tick") >= 2

@@ -54,6 +54,11 @@ _hs_k8s_build() {
   ld="$ld -X k8s.io/component-base/version.gitTreeState=clean"
   ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$kver"
   ld="$ld -X helm.sh/helm/v3/internal/version.version=$helmver"
+  # helm template/lint assume this Kubernetes version (helm's Makefile sets it the same way).
+  ld="$ld -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1"
+  ld="$ld -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor"
+  ld="$ld -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1"
+  ld="$ld -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
   echo "tests/k8s/build.sh: building $key (cold: tens of minutes; cached afterwards)" >&2
   mkdir -p "$cache/$key"
   tmp="$(mktemp -d "$cache/$key/bin.tmp.XXXXXX")"

@@ -13,8 +13,8 @@ PINNED = {
     "go.etcd.io/etcd/server/v3": "etcd",
     "helm.sh/helm/v3": "helm",
 }
-# Files whose content decides the build (bump a pin or edit the etcd main to rebuild).
-INPUTS = ("go.mod", "go.sum", "cmd/etcd/main.go")
+# Files whose content decides the build: the pins, the etcd main and the build flags.
+INPUTS = ("go.mod", "go.sum", "cmd/etcd/main.go", "../build.sh")
 
 
 def cache_key() -> str:
