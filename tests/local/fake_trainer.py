@@ -1,0 +1,78 @@
+"""A tiny trainer speaking the HyperSearch protocol, with failure modes for runner tests.
+
+Metric of window w: 0.5 + 0.1*sin(w/3) (shared drift) + (x - 0.3)**2 (the config's gap), so
+the best configuration is known. HS_FAKE_MODES="trial-name:mode,..." picks a failure mode:
+crash (exit 3), silent (never serves metrics), hang (stops progressing, ignores SIGTERM).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+
+def main() -> int:
+    env = os.environ
+    name = env.get("HS_TRIAL", "")
+    modes = dict(p.split(":", 1) for p in env.get("HS_FAKE_MODES", "").split(",") if ":" in p)
+    mode = modes.get(name, "ok")
+    step = float(env.get("HS_FAKE_STEP", "0.05"))
+    x = float(env.get("HS_PARAM_x", "0.5"))
+    start, stop = int(env["HS_DATA_START"]), int(env["HS_DATA_STOP"])
+    rate = float(env["HS_DATA_RATE"])
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    if mode == "silent":
+        while not stopping.wait(1):
+            pass
+        return 0
+    reg = CollectorRegistry()
+    pos = Gauge("hypersearch_trainer_position", "p", registry=reg)
+    ex = Gauge("hypersearch_trainer_train_examples_total", "e", registry=reg)
+    wm = Gauge(
+        "hypersearch_trainer_window_metric", "m", ["window", "metric", "stratum"], registry=reg
+    )
+    done = Gauge("hypersearch_trainer_done", "d", registry=reg)
+    start_http_server(int(env["HS_METRICS_PORT"]), addr=env["HS_METRICS_HOST"], registry=reg)
+    ckpt = Path(env["HS_CHECKPOINT_DIR"]) / "window"
+    w = int(ckpt.read_text()) if ckpt.is_file() else start
+    for v in range(start, w):
+        wm.labels(str(v), "logloss", "all").set(metric(v, x))
+    pos.set(w)
+    ex.set((w - start) * 1000 * rate)
+    while w < stop:
+        if mode == "crash" and w >= start + 3:
+            print("fake trainer: simulated crash (CUDA out of memory)", file=sys.stderr)
+            return 3
+        if mode == "hang" and w >= start + 3:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            while True:
+                time.sleep(1)
+        if stopping.is_set():
+            break
+        wm.labels(str(w), "logloss", "all").set(metric(w, x))
+        time.sleep(step)
+        w += 1
+        pos.set(w)
+        ex.set((w - start) * 1000 * rate)
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        ckpt.write_text(str(w))
+    if w >= stop:
+        done.set(1)
+        stopping.wait(float(env.get("HS_METRICS_LINGER", "0")))
+    return 0
+
+
+def metric(w: int, x: float) -> float:
+    return 0.5 + 0.1 * math.sin(w / 3) + (x - 0.3) ** 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The local runner with real subprocesses: outcomes, failures with reasons, Ctrl-C, resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+from hypersearch.local import LocalRunner, RunOptions
+from hypersearch.spec import parse
+
+from tests.local.conftest import (
+    alive,
+    fake_manifest,
+    read_state,
+    set_env,
+    start_cli,
+    wait_for,
+    write_manifest,
+)
+
+
+def run(doc: dict, state_dir: Path, **options: object) -> LocalRunner:
+    runner = LocalRunner(parse(doc), RunOptions(state_dir=state_dir, progress=False, **options))  # type: ignore[arg-type]
+    runner.code = runner.run()  # type: ignore[attr-defined]
+    return runner
+
+
+def test_search_runs_to_a_winner_with_stops(tmp_path: Path) -> None:
+    runner = run(fake_manifest("fake-ok"), tmp_path / "out")
+    assert runner.code == 0  # type: ignore[attr-defined]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["phase"] == "Succeeded"
+    best = min(results["trials"][:6], key=lambda t: abs(t["params"]["x"] - 0.3))
+    assert results["promoted"] == [best["name"]]
+    assert results["winner"] == f"fake-ok-full-{best['id']:03d}"
+    stopped = [t for t in results["trials"] if t["state"] == "Stopped"]
+    assert stopped and all("stopped at" in t["reason"] for t in stopped)
+    assert results["cost"]["reduction"] > 1.5
+    assert not runner.live and not runner.stopping
+
+
+def test_crash_silence_and_hang_fail_with_clear_reasons(tmp_path: Path) -> None:
+    doc = set_env(
+        fake_manifest("fake-bad"),
+        "HS_FAKE_MODES",
+        "fake-bad-000:crash,fake-bad-001:silent,fake-bad-002:hang",
+    )
+    runner = run(doc, tmp_path / "out", startup_timeout=3.0, hang_timeout=2.0, stop_grace=1.0)
+    reasons = {t.name: t.reason for t in runner.search.trials}
+    assert runner.search.trials[0].state.value == "Failed"
+    assert "crashed: exit code 3" in reasons["fake-bad-000"]
+    assert "simulated crash" in reasons["fake-bad-000"]
+    assert "never answered" in reasons["fake-bad-001"]
+    assert "hung: no progress for 2s" in reasons["fake-bad-002"]
+    assert runner.search.phase == "Succeeded"  # three failures are within maxFailedTrials=3
+    pids = [info["pid"] for info in runner.meta.values()]
+    assert pids and not any(alive(p) for p in pids)
+
+
+def test_ctrl_c_leaves_no_processes(tmp_path: Path) -> None:
+    doc = set_env(fake_manifest("fake-int"), "HS_FAKE_STEP", "0.5")
+    manifest = write_manifest(tmp_path / "s.yaml", doc)
+    state_dir = tmp_path / "out"
+    proc = start_cli("run", str(manifest), "--state-dir", str(state_dir))
+
+    def two_running() -> bool:
+        st = read_state(state_dir)
+        return st is not None and sum("pid" in i for i in st["trials"].values()) >= 2
+
+    wait_for(two_running)
+    pids = [i["pid"] for i in (read_state(state_dir) or {})["trials"].values()]
+    assert all(alive(p) for p in pids)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "--resume" in out
+    assert not any(alive(p) for p in pids)
+
+
+def test_resume_after_kill_gives_the_same_winner(tmp_path: Path) -> None:
+    doc = set_env(fake_manifest("fake-res", trials=8), "HS_FAKE_STEP", "0.08")
+    reference = run(doc, tmp_path / "ref")
+    assert reference.search.phase == "Succeeded"
+
+    manifest = write_manifest(tmp_path / "s.yaml", doc)
+    state_dir = tmp_path / "out"
+    proc = start_cli("run", str(manifest), "--state-dir", str(state_dir), "--quiet")
+
+    def some_decided() -> bool:
+        st = read_state(state_dir)
+        return st is not None and sum(t["state"] != "Running" for t in st["engine"]["trials"]) >= 3
+
+    wait_for(some_decided)
+    proc.kill()
+    proc.wait()
+    before = read_state(state_dir)
+    assert before is not None
+    running = [i["pid"] for i in before["trials"].values() if "pid" in i]
+    # The trainers learn of the runner's death (PR_SET_PDEATHSIG) and stop on their own.
+    wait_for(lambda: not any(alive(p) for p in running), timeout=30)
+
+    resumed = run(doc, state_dir, resume=True)
+    assert resumed.search.phase == "Succeeded"
+    assert resumed.search.summary()["winner"] == reference.search.summary()["winner"]
+    assert resumed.search.promoted == reference.search.promoted
+    for t in before["engine"]["trials"]:
+        if t["state"] != "Running":
+            after = resumed.search.trials[t["id"]]
+            assert (after.state.value, after.reason) == (t["state"], t["reason"])
