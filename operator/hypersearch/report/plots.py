@@ -27,6 +27,8 @@ def trajectories(results: dict[str, Any], path: Path) -> None:
     median = _cohort_median(results)
     promoted = set(results["promoted"])
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    raw: list[float] = []
+    gaps: list[float] = []
     for t in results["trials"]:
         traj = np.array(t["trajectory"], dtype=float).reshape(-1, 2)
         if traj.size == 0:
@@ -40,6 +42,8 @@ def trajectories(results: dict[str, Any], path: Path) -> None:
             style = {"lw": 1.4, "label": f"{t['name']} (promoted)"}
         else:
             style = {"lw": 0.8, "alpha": 0.5, "color": "grey"}
+        raw.extend(v.tolist())
+        gaps.extend(rel.tolist())
         ax1.plot(w, v, **style)
         ax2.plot(w, rel, **style)
         if t["state"] in ("Stopped", "Failed"):
@@ -47,6 +51,12 @@ def trajectories(results: dict[str, Any], path: Path) -> None:
             color = "tab:red" if t["state"] == "Failed" else "black"
             ax1.plot(w[-1], v[-1], marker, color=color, ms=7)
             ax2.plot(w[-1], rel[-1], marker, color=color, ms=7)
+    # Early windows of untrained models can be off by orders of magnitude: zoom on the bulk.
+    for ax, vals in ((ax1, raw), (ax2, gaps)):
+        if vals:
+            q_lo, q_hi = np.nanpercentile(vals, [1, 97])
+            pad = (q_hi - q_lo) * 0.15 or 0.01
+            ax.set_ylim(q_lo - pad, q_hi + pad)
     lo, hi = results["targetWindows"]
     for ax in (ax1, ax2):
         ax.axvspan(lo - 0.5, hi - 0.5, color="tab:green", alpha=0.08)

@@ -1,0 +1,80 @@
+"""The main job path with the real reference trainer on tiny data: run, winners, report."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from tests.local.conftest import REPO, run_cli, write_manifest
+
+
+def quickstart_reduced(dataset: Path) -> dict:
+    """manifests/examples/quickstart.yaml on a 12-day dataset with 5 trials."""
+    doc = yaml.safe_load((REPO / "manifests/examples/quickstart.yaml").read_text())
+    spec = doc["spec"]
+    spec["stream"]["windows"] = 12
+    spec["objective"]["evaluationWindows"] = 3
+    spec["trials"] = 5
+    spec["stage1"]["data"]["rate"] = 0.3
+    spec["stage1"]["stopping"].update(rungs=[4, 8], minCohort=3, compareWindows=3)
+    spec["stage1"]["predictor"]["recentWindows"] = 3
+    spec["metrics"]["intervalSeconds"] = 0.2
+    env = spec["trialTemplate"]["spec"]["containers"][0]["env"]
+    for e in env:
+        if e["name"] == "HS_DATASET":
+            e["value"] = str(dataset)
+    return doc
+
+
+def test_quickstart_path_with_the_real_trainer(tmp_path: Path, tiny_dataset: Path) -> None:
+    manifest = write_manifest(tmp_path / "quickstart.yaml", quickstart_reduced(tiny_dataset))
+    out = tmp_path / "results"
+    done = run_cli("run", str(manifest), "--state-dir", str(out), timeout=400)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Succeeded" in done.stdout
+    assert re.search(r"1\. quickstart-\d{3}\s+0\.\d+", done.stdout), done.stdout
+    assert "less than a full search" in done.stdout
+
+    results = json.loads((out / "results.json").read_text())
+    assert results["phase"] == "Succeeded"
+    assert len(results["stage2"]) == 2
+    assert all(r["final"] is not None for r in results["stage2"])
+    assert results["cost"]["stage2Examples"] > 0
+    for t in results["trials"]:
+        assert t["trajectory"], t["name"]
+        assert t["reason"], t["name"]
+    s1 = [t for t in results["trials"] if t["stage"] == 1]
+    assert all(t["predicted"] is not None for t in s1 if t["state"] != "Failed")
+
+    # The report renders from the results directory alone, and links its plots.
+    for png in (out / "plots").glob("*.png"):
+        png.unlink()
+    (out / "report.html").unlink()
+    rendered = run_cli("report", str(out))
+    assert rendered.returncode == 0, rendered.stderr
+    html = (out / "report.html").read_text()
+    for name in ("trajectories.png", "predicted_vs_observed.png", "cost.png"):
+        png = out / "plots" / name
+        assert png.is_file() and png.stat().st_size > 10_000, name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"plots/{name}" in html
+    assert "results.json" in html
+
+
+def test_invalid_manifest_and_state_dir_conflicts(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: hypersearch.dev/v1alpha1\nkind: HyperSearch\nspec: {}\n")
+    r = run_cli("run", str(bad))
+    assert r.returncode == 2 and "'stream' is required" in r.stderr
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "state.json").write_text("{}")
+    r = run_cli(
+        "run", str(REPO / "manifests/examples/quickstart.yaml"),
+        "--state-dir", str(tmp_path / "used"),
+    )  # fmt: skip
+    assert r.returncode == 2 and "--resume" in r.stderr
+    r = run_cli("report", str(tmp_path / "nothing"))
+    assert r.returncode == 2 and "results.json" in r.stderr
