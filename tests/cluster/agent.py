@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -423,7 +423,7 @@ class Agent:
                 "spec": {},
             }
             try:
-                self.core.create_node(node)
+                self.core.create_node(cast(Any, node))
             except ApiException as e:
                 if e.status != 409:
                     raise
@@ -565,7 +565,7 @@ class Agent:
         """List then watch all pods, relisting when the watch expires (410 Gone)."""
         while not self.stopping.is_set():
             try:
-                resp = self.core.list_pod_for_all_namespaces(_preload_content=False)
+                resp: Any = self.core.list_pod_for_all_namespaces(_preload_content=False)
                 listing = json.loads(resp.data)
                 for pod in listing["items"]:
                     self.handle("ADDED", pod)
@@ -582,7 +582,7 @@ class Agent:
 
     def _watch_from(self, rv: str) -> str | None:
         """One watch request; returns the last resourceVersion, or None to relist."""
-        resp = self.core.list_pod_for_all_namespaces(
+        resp: Any = self.core.list_pod_for_all_namespaces(
             watch=True,
             resource_version=rv,
             allow_watch_bookmarks=True,
@@ -630,7 +630,9 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stdout,
     )
     conf = client.Configuration()
-    config.load_kube_config(config_file=args.kubeconfig, client_configuration=conf)
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=args.kubeconfig, client_configuration=conf
+    )
     conf.connection_pool_maxsize = 64
     api = client.ApiClient(conf)
     nodes = [NodeSpec.parse(n) for n in args.node] or [NodeSpec.parse("node-0")]

@@ -32,7 +32,8 @@ def cache_dir() -> Path:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     base = Path(os.environ.get("HYPERSEARCH_CACHE", Path.home() / ".cache" / "hypersearch"))
-    return base / module.cache_key() / "bin"
+    key: str = module.cache_key()
+    return base / key / "bin"
 
 
 @dataclass(frozen=True)

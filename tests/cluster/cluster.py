@@ -96,12 +96,14 @@ class Cluster:
         """A fresh admin ApiClient. With impersonate (e.g. system:serviceaccount:NS:NAME) every
         request is made as that user (plus group, if given), so RBAC applies to it."""
         conf = client.Configuration()
-        config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=conf)
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(self.kubeconfig), client_configuration=conf
+        )
         api = client.ApiClient(conf)
         if impersonate:
-            api.set_default_header("Impersonate-User", impersonate)
+            api.set_default_header("Impersonate-User", impersonate)  # type: ignore[no-untyped-call]
             if group:
-                api.set_default_header("Impersonate-Group", group)
+                api.set_default_header("Impersonate-Group", group)  # type: ignore[no-untyped-call]
         return api
 
     def create_namespace(self, prefix: str = "test") -> str:
@@ -250,7 +252,9 @@ class Cluster:
                 "node agent exited:\n" + tail(self.log_dir / "node-agent.log", 60)
             )
         nodes = core.list_node(label_selector=f"{AGENT_LABEL}=true").items
-        ready = [n for n in nodes if not n.spec.taints and n.status.allocatable]
+        ready = [
+            n for n in nodes if n.spec and not n.spec.taints and n.status and n.status.allocatable
+        ]
         return len(ready) == len(self.node_names)
 
     @staticmethod

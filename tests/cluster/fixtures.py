@@ -52,7 +52,7 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, None]:
     """Attaches the cluster's log tails to the report of a failed cluster test."""
     outcome = yield
-    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    report: pytest.TestReport = outcome.get_result()
     c = item.config.stash.get(_CLUSTER_KEY, None)
     if report.failed and c is not None and "cluster" in getattr(item, "fixturenames", ()):
         ns = getattr(item, "funcargs", {}).get("namespace")

@@ -23,7 +23,7 @@ class EnvError(RuntimeError):
     """The environment cannot be built (e.g. a referenced ConfigMap key is missing)."""
 
 
-_SUFFIXES = {
+_SUFFIXES: dict[str, int | Decimal] = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
     "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
     "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
@@ -155,6 +155,6 @@ def container_argv(
     return argv
 
 
-def decode_secret(data: Mapping[str, str] | None) -> dict[str, str]:
+def decode_secret(data: Mapping[str, Any] | None) -> dict[str, str]:
     """Secret .data is base64; env values are the decoded text."""
     return {k: base64.b64decode(v).decode(errors="replace") for k, v in (data or {}).items()}
