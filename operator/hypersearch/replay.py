@@ -12,19 +12,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hypersearch.engine import Finish, Search, StartTrial, StopTrial, TrialReport, WindowStat
-from hypersearch.engine.actions import Action
+from hypersearch.engine import Search, StartTrial, StopTrial, TrialReport, WindowStat
+from hypersearch.engine.actions import Action, Finish
 from hypersearch.spec.model import DataRange, ParamValue, SearchSpec
 
-# params, data -> (metric of each window in [start, stop), examples trained in each window)
-Curves = Callable[[dict[str, ParamValue], DataRange], tuple[np.ndarray, np.ndarray]]
+
+@dataclass(frozen=True)
+class Curve:
+    """A run's metric for each window of [start, stop), examples trained in each, and optionally
+    per-stratum metrics and eval counts (for the stratified predictor)."""
+
+    metrics: np.ndarray
+    examples: np.ndarray
+    strata: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def window(self, i: int) -> WindowStat:
+        strata = {
+            s: (float(v[i]), float(c[i]))
+            for s, (v, c) in self.strata.items()
+            if np.isfinite(v[i]) and c[i] > 0
+        }
+        return WindowStat(float(self.metrics[i]), 1.0, strata)
+
+
+# params, data -> the curve of that run
+Curves = Callable[[dict[str, ParamValue], DataRange], Curve]
 
 
 @dataclass
 class _Run:
     start: int
-    metrics: np.ndarray
-    examples: np.ndarray
+    curve: Curve
     cursor: int = 0
 
 
@@ -47,16 +65,15 @@ def replay(
     # A restored search's running trials restart from what they had reported.
     for t in search.trials:
         if t.state.value == "Running":
-            metrics, examples = curves(t.params, t.data)
-            done = round(t.position) - t.data.start
-            runs[t.id] = _Run(t.data.start, metrics, examples, done)
+            runs[t.id] = _Run(
+                t.data.start, curves(t.params, t.data), round(t.position) - t.data.start
+            )
     result = ReplayResult(search, None)
 
     def apply(actions: list[Action]) -> None:
         for a in actions:
             if isinstance(a, StartTrial):
-                metrics, examples = curves(a.params, a.data)
-                runs[a.trial] = _Run(a.data.start, metrics, examples)
+                runs[a.trial] = _Run(a.data.start, curves(a.params, a.data))
             elif isinstance(a, StopTrial):
                 runs.pop(a.trial, None)
                 result.stops.append(a)
@@ -68,21 +85,19 @@ def replay(
         apply(search.step())
         if search.phase != "Running":
             break
-        for tid in sorted(runs):
-            run = runs.get(tid)
-            if run is None:
-                continue
+        reports = {}
+        for tid, run in runs.items():
             w = run.start + run.cursor
             run.cursor += 1
-            done = run.cursor >= run.metrics.size
-            report = TrialReport(
+            reports[tid] = TrialReport(
                 position=float(w + 1),
-                examples=float(run.examples[: run.cursor].sum()),
-                windows={w: WindowStat(float(run.metrics[run.cursor - 1]), 1.0)},
-                done=done,
+                examples=float(run.curve.examples[: run.cursor].sum()),
+                windows={w: run.curve.window(run.cursor - 1)},
+                done=run.cursor >= run.curve.metrics.size,
             )
-            apply(search.observe(tid, report))
-            if done and tid in runs:
+        apply(search.observe_all(reports))
+        for tid, report in sorted(reports.items()):
+            if report.done and tid in runs:
                 runs.pop(tid)
                 apply(search.finished(tid, True))
         ticks += 1

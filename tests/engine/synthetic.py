@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hypersearch.replay import Curve
 from hypersearch.spec import parse
 from hypersearch.spec.model import DataRange, ParamValue, SearchSpec
 
@@ -35,18 +36,14 @@ class World:
 
     def truth(self, target: range) -> np.ndarray:
         """True target of every config: full data, whole stream, noise-free."""
-        full = DataRange(0, self.windows, 1.0)
         out = []
         for c in range(self.a.size):
             w = np.array(list(target))
             out.append(float(np.mean(self.alpha[w] + self.a[c] + self.b[c] / np.sqrt(w + 1.0))))
-        del full
         return np.array(out)
 
-    def curves(
-        self, params: dict[str, ParamValue], data: DataRange
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return self.curve(int(params["config"]), data)
+    def curves(self, params: dict[str, ParamValue], data: DataRange) -> Curve:
+        return Curve(*self.curve(int(params["config"]), data))
 
 
 def make_world(n: int = 27, windows: int = 60, seed: int = 0, noise: float = 0.002) -> World:

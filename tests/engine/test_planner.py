@@ -63,7 +63,7 @@ def test_parallelism_is_never_exceeded() -> None:
         running = [t for t in search.trials if t.state is TrialState.RUNNING and t.stage == 1]
         peak = max(peak, len(running))
         for t in running:
-            metrics, ex = world.curves(t.params, t.data)
+            metrics, ex = world.curve(int(t.params["config"]), t.data)
             k = int(t.position)
             search.observe(
                 t.id,
@@ -74,7 +74,7 @@ def test_parallelism_is_never_exceeded() -> None:
             if k + 1 >= T and search.trials[t.id].state is TrialState.RUNNING:
                 search.finished(t.id, True)
         for t in [t for t in search.trials if t.stage == 2 and t.state is TrialState.RUNNING]:
-            metrics, _ = world.curves(t.params, t.data)
+            metrics, _ = world.curve(int(t.params["config"]), t.data)
             search.observe(
                 t.id, TrialReport(T, 1.0, {w: WindowStat(float(metrics[w]), 1) for w in range(T)})
             )

@@ -1,0 +1,1 @@
+"""Benchmarks shipped with the command line (``hypersearch bench ...``)."""
