@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -59,7 +59,12 @@ class Cluster:
         scheduler: bool = True,
         binaries: Binaries | None = None,
         run_dir: Path | None = None,
+        entrypoints: Mapping[str, str] | None = None,
+        pod_ip_prefix: str | None = None,
     ) -> None:
+        """nodes: agent node specs (NAME:cpu=..,memory=..,nvidia.com/gpu=..); scheduler=False
+        lets the agent bind pods; entrypoints: IMAGE -> command for containers that only give
+        args; pod_ip_prefix: first two octets of pod IPs (default: random 127.100-199)."""
         self.binaries = binaries or Binaries.find()
         base = runs_base()
         base.mkdir(parents=True, exist_ok=True)
@@ -73,6 +78,8 @@ class Cluster:
         self.pod_dir = self.run_dir / "pods"
         self.agent: subprocess.Popen[bytes] | None = None
         self.with_scheduler = scheduler
+        self.entrypoints = dict(entrypoints or {})
+        self.pod_ip_prefix = pod_ip_prefix
         self.started_seconds = 0.0
 
     # -- what tests use ------------------------------------------------------------------
@@ -241,6 +248,9 @@ class Cluster:
         ]
         if not self.with_scheduler:
             argv.append("--bind")
+        argv += [f"--entrypoint={image}={cmd}" for image, cmd in self.entrypoints.items()]
+        if self.pod_ip_prefix:
+            argv.append(f"--ip-prefix={self.pod_ip_prefix}")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"

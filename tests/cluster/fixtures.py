@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -19,9 +20,16 @@ _CLUSTER_KEY = pytest.StashKey[Cluster]()
 
 
 @pytest.fixture(scope="session")
-def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+def cluster_options() -> dict[str, Any]:
+    """Keyword arguments for Cluster(); override this fixture in a conftest.py to change the
+    nodes, entrypoints or pod IP prefix of the session's cluster."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest, cluster_options: dict[str, Any]) -> Iterator[Cluster]:
     """The running test cluster (control plane + node agent), stopped at session end."""
-    c = Cluster().start()
+    c = Cluster(**cluster_options).start()
     request.config.stash[_CLUSTER_KEY] = c
     try:
         yield c

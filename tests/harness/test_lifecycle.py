@@ -1,7 +1,10 @@
 """A cluster stops completely, pod processes included, when its user fails mid-way; the
-logs stay. This second cluster also uses the agent's own binding (no kube-scheduler)."""
+logs stay. This second cluster also uses the agent's own binding (no kube-scheduler), an
+image entrypoint and a fixed pod IP prefix."""
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 from kubernetes import client
@@ -15,7 +18,12 @@ class Boom(Exception):
 
 
 def test_cleanup_after_failure() -> None:
-    c = Cluster(nodes=["solo:cpu=2,memory=4Gi"], scheduler=False)
+    c = Cluster(
+        nodes=["solo:cpu=2,memory=4Gi"],
+        scheduler=False,
+        entrypoints={"probe:1": f"{sys.executable} -c"},
+        pod_ip_prefix="127.42",
+    )
     pids: list[int] = []
     with pytest.raises(Boom), c:
         assert c.started_seconds > 0
@@ -25,11 +33,17 @@ def test_cleanup_after_failure() -> None:
         ns = c.create_namespace("lifecycle")
         with c.api_client() as api:
             core = client.CoreV1Api(api)
-            core.create_namespaced_pod(
-                ns, pod_manifest("sleeper", PRINT_PID + "import time; time.sleep(600)")
-            )
+            sleeper = pod_manifest("sleeper", "unused")
+            # No command: the agent runs the image's configured entrypoint with the args.
+            sleeper["spec"]["containers"][0] = {
+                "name": "main",
+                "image": "probe:1",
+                "args": [PRINT_PID + "import time; time.sleep(600)"],
+            }
+            core.create_namespaced_pod(ns, sleeper)
             pod = wait_phase(c, core, ns, "sleeper", "Running")
             assert pod.spec.node_name == "solo"
+            assert pod.status.pod_ip.startswith("127.42.")
         pids.append(wait_pid(c, ns, "sleeper"))
         assert all(alive(p) for p in pids)
         raise Boom
