@@ -58,8 +58,9 @@ def replay(
     curves: Curves,
     search: Search | None = None,
     max_ticks: int | None = None,
+    until: Callable[[Search], bool] | None = None,
 ) -> ReplayResult:
-    """Run a whole search (or ``max_ticks`` ticks of it) against ``curves``."""
+    """Run a whole search against ``curves`` (or ``max_ticks`` ticks, or until ``until``)."""
     search = search or Search(spec)
     runs: dict[int, _Run] = {}
     # A restored search's running trials restart from what they had reported.
@@ -83,7 +84,7 @@ def replay(
     ticks = 0
     while search.phase == "Running" and (max_ticks is None or ticks < max_ticks):
         apply(search.step())
-        if search.phase != "Running":
+        if search.phase != "Running" or (until is not None and until(search)):
             break
         reports = {}
         for tid, run in runs.items():

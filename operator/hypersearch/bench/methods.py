@@ -1,0 +1,254 @@
+"""Stage-1 methods replayed over cached trajectories, ours and the peers', on equal terms.
+
+Each method sees one subset of configurations and returns a ranking (best first), the scores
+it ranked by (for Kendall tau) and its stage-1 cost in training examples. Stage 2 (full training
+of the top k) is costed by the caller, the same way for every method.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import optuna
+
+from hypersearch.bench.groundtruth import FULL_RATE, Trajectory
+from hypersearch.engine.trial import TrialState
+from hypersearch.replay import Curve, replay
+from hypersearch.spec import parse
+from hypersearch.spec.model import DataRange, ParamValue
+
+COMPARE_WINDOWS = 7
+
+
+@dataclass
+class Outcome:
+    """What a method hands to stage 2, and what it spent getting there."""
+
+    ranking: list[int]
+    stage1: float
+    scores: dict[int, float] = field(default_factory=dict)
+    needs_stage2: bool = True
+
+
+@dataclass
+class Runs:
+    """The cached trajectories: ``runs[(config, rate)]``; full data is rate 1."""
+
+    runs: dict[tuple[int, float], Trajectory]
+    eval_windows: int = 7
+
+    @property
+    def windows(self) -> int:
+        return int(next(iter(self.runs.values())).logloss.size)
+
+    def full(self, c: int) -> Trajectory:
+        return self.runs[(c, FULL_RATE)]
+
+    def target(self, c: int, rate: float = FULL_RATE) -> float:
+        """Mean logloss over the evaluation window of config ``c``'s run at ``rate``."""
+        return float(np.nanmean(self.runs[(c, rate)].logloss[-self.eval_windows :]))
+
+    def full_cost(self, c: int) -> float:
+        return float(self.full(c).trained.sum())
+
+    def curve(self, c: int, data: DataRange) -> Curve:
+        run = self.runs[(c, data.rate)]
+        sl = slice(data.start, data.stop)
+        return Curve(
+            run.logloss[sl],
+            run.trained[sl],
+            {s: (v[sl], n[sl]) for s, (v, n) in run.strata.items()},
+        )
+
+
+Method = Callable[[Runs, Sequence[int], np.random.Generator], Outcome]
+
+
+def full_search(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+    """Every configuration on all data: the truth, at the full price (no stage 2 needed)."""
+    scores = {c: runs.target(c) for c in subset}
+    return Outcome(
+        sorted(subset, key=scores.__getitem__), sum(map(runs.full_cost, subset)), scores, False
+    )
+
+
+def random_k(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+    """Hand k random configurations to stage 2 (the floor any method must beat)."""
+    return Outcome([int(c) for c in rng.permutation(np.array(subset))], 0.0)
+
+
+def two_step(rate: float) -> Method:
+    """arXiv 2302.03845: rank by the target-window metric of a run on a ``rate`` sample."""
+
+    def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+        scores = {c: runs.target(c, rate) for c in subset}
+        cost = sum(float(runs.runs[(c, rate)].trained.sum()) for c in subset)
+        return Outcome(sorted(subset, key=scores.__getitem__), cost, scores)
+
+    return run
+
+
+def engine(
+    rate: float = 1.0,
+    stop: int | None = None,
+    rule: str = "none",
+    predictor: str = "constant",
+    eta: float = 3.0,
+    parallelism: int = 16,
+) -> Method:
+    """Our engine (stage 1 only) replayed: any data reduction, stopping rule and predictor."""
+
+    def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+        order = [str(c) for c in rng.permutation(np.array(subset))]
+        doc = {
+            "apiVersion": "hypersearch.dev/v1alpha1",
+            "kind": "HyperSearch",
+            "metadata": {"name": "bench"},
+            "spec": {
+                "stream": {"windows": runs.windows},
+                "objective": {"evaluationWindows": runs.eval_windows},
+                "parameters": [{"name": "config", "type": "categorical", "values": order}],
+                "sampler": {"name": "grid"},
+                "trials": len(order),
+                "parallelism": parallelism,
+                "maxFailedTrials": len(order),
+                "stage1": {
+                    "data": {"rate": rate, **({"stop": stop} if stop else {})},
+                    "stopping": {"rule": rule, "eta": eta, "compareWindows": COMPARE_WINDOWS},
+                    "predictor": {"name": predictor},
+                },
+                "stage2": {"topK": 1},
+                "trialTemplate": {"spec": {"containers": [{"name": "t", "command": ["true"]}]}},
+            },
+        }
+
+        def curves(params: dict[str, ParamValue], data: DataRange) -> Curve:
+            return runs.curve(int(params["config"]), data)
+
+        search = replay(
+            parse(doc), curves, until=lambda s: s.stage == 2 or s.phase != "Running"
+        ).search
+        stage1 = [t for t in search.trials if t.stage == 1]
+        scores = {
+            int(t.params["config"]): float(t.predicted)
+            for t in stage1
+            if t.predicted is not None and t.state is not TrialState.FAILED
+        }
+        ranked = sorted(scores, key=scores.__getitem__)
+        rest = [c for c in subset if c not in scores]
+        return Outcome(ranked + rest, sum(t.examples for t in stage1), scores)
+
+    return run
+
+
+def _recent(values: np.ndarray, position: int) -> float:
+    lo = max(0, position - COMPARE_WINDOWS)
+    return float(np.nanmean(values[lo:position]))
+
+
+def hyperband(rate: float = 1.0, eta: float = 3.0, min_windows: int = COMPARE_WINDOWS) -> Method:
+    """Hyperband over data time: brackets of successive halving with different first rungs.
+
+    The configurations are split across brackets in Hyperband's proportions; within a bracket
+    a run continues training (no restart), so its cost is the windows it reached.
+    """
+
+    def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+        t_max = runs.windows
+        s_max = max(0, math.floor(math.log(t_max / min_windows, eta) + 1e-9))
+        weights = [math.ceil((s_max + 1) / (s + 1) * eta**s) for s in range(s_max, -1, -1)]
+        shuffled = [int(c) for c in rng.permutation(np.array(subset))]
+        counts = np.floor(np.array(weights) / sum(weights) * len(shuffled)).astype(int)
+        counts[0] += len(shuffled) - counts.sum()
+        reached: dict[int, tuple[int, float]] = {}
+        start = 0
+        for s, n in zip(range(s_max, -1, -1), counts, strict=True):
+            bracket = shuffled[start : start + n]
+            start += n
+            r = max(1, round(t_max * eta**-s))
+            alive = bracket
+            for i in range(s + 1):
+                position = min(t_max, round(r * eta**i))
+                for c in alive:
+                    reached[c] = (position, _recent(runs.runs[(c, rate)].logloss, position))
+                if i == s or position >= t_max:
+                    break
+                keep = max(1, len(alive) // int(eta))
+                alive = sorted(alive, key=lambda c: reached[c][1])[:keep]
+        cost = sum(float(runs.runs[(c, rate)].trained[: reached[c][0]].sum()) for c in reached)
+        finals = {c: runs.target(c, rate) for c, (p, _) in reached.items() if p >= t_max}
+        others = sorted(
+            (c for c in reached if c not in finals), key=lambda c: (-reached[c][0], reached[c][1])
+        )
+        return Outcome(sorted(finals, key=finals.__getitem__) + others, cost, finals)
+
+    return run
+
+
+def rate_halving(rates: Sequence[float], eta: float = 3.0, keep_at_least: int = 3) -> Method:
+    """Successive halving over the sub-sampling rate (DESIGN section 5): every run spans the
+    whole horizon and is judged on the target window itself; the best 1/eta are re-run at the
+    next rate (a fresh run: its full cost counts again)."""
+
+    def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+        alive = list(subset)
+        cost = 0.0
+        ranking: list[int] = []
+        scores: dict[int, float] = {}
+        for i, rate in enumerate(rates):
+            rung = {c: runs.target(c, rate) for c in alive}
+            cost += sum(float(runs.runs[(c, rate)].trained.sum()) for c in alive)
+            ordered = sorted(alive, key=rung.__getitem__)
+            if i == len(rates) - 1:
+                ranking = ordered + ranking
+                scores.update(rung)
+                break
+            keep = max(keep_at_least, math.ceil(len(alive) / eta))
+            ranking = ordered[keep:] + ranking
+            scores.update({c: rung[c] for c in ordered[keep:]})
+            alive = ordered[:keep]
+        return Outcome(ranking, cost, scores)
+
+    return run
+
+
+def optuna_pruner(make: Callable[[int], optuna.pruners.BasePruner], rate: float = 1.0) -> Method:
+    """An Optuna pruner fed the same values a user would report: the recent-window mean at each
+    window (Wilcoxon: each window's own metric, windows as paired instances). Trials run one
+    after another, as in a sequential Optuna study."""
+
+    def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        pruner = make(runs.windows)
+        wilcoxon = isinstance(pruner, optuna.pruners.WilcoxonPruner)
+        study = optuna.create_study(direction="minimize", pruner=pruner)
+        cost = 0.0
+        finals: dict[int, float] = {}
+        stopped: dict[int, tuple[int, float]] = {}
+        for c in (int(x) for x in rng.permutation(np.array(subset))):
+            traj = runs.runs[(c, rate)]
+            trial = study.ask()
+            pruned_at = None
+            for w in range(runs.windows):
+                value = float(traj.logloss[w]) if wilcoxon else _recent(traj.logloss, w + 1)
+                if not math.isfinite(value):
+                    continue
+                trial.report(value, w)
+                if trial.should_prune():
+                    pruned_at = w + 1
+                    break
+            position = pruned_at or runs.windows
+            cost += float(traj.trained[:position].sum())
+            if pruned_at is None:
+                finals[c] = runs.target(c, rate)
+                study.tell(trial, finals[c])
+            else:
+                stopped[c] = (position, _recent(traj.logloss, position))
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        others = sorted(stopped, key=lambda c: (-stopped[c][0], stopped[c][1]))
+        return Outcome(sorted(finals, key=finals.__getitem__) + others, cost, finals)
+
+    return run
