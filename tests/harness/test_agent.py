@@ -7,7 +7,7 @@ import urllib.request
 from kubernetes import client
 
 from tests.cluster import Cluster
-from tests.harness.pods import pod_manifest, read_pod, wait_phase
+from tests.harness.pods import pod_manifest, python_container, read_pod, wait_phase
 
 SERVE = """
 import http.server, os
@@ -114,3 +114,27 @@ def test_restart_always(cluster: Cluster, k8s: client.ApiClient, namespace: str)
     pod = read_pod(core, namespace, "loop")
     assert pod is not None and pod.status.phase == "Running"
     assert cluster.pod_log(namespace, "loop").count("tick") >= 2
+
+
+def test_init_and_multiple_containers(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str
+) -> None:
+    """Init containers run first, in order; then all containers run side by side."""
+    core = client.CoreV1Api(k8s)
+    write = "import os; open(os.path.join(os.getcwd(), 'init'), 'a').write('{}')"
+    check = "import os; assert open(os.path.join(os.getcwd(), 'init')).read() == 'ab'; print('{}')"
+    pod = pod_manifest("multi", "unused")
+    pod["spec"]["initContainers"] = [
+        python_container(write.format("a"), name="init-a"),
+        python_container(write.format("b"), name="init-b"),
+    ]
+    pod["spec"]["containers"] = [
+        python_container(check.format("one"), name="one"),
+        python_container(check.format("two"), name="two"),
+    ]
+    core.create_namespaced_pod(namespace, pod)
+    done = wait_phase(cluster, core, namespace, "multi", "Succeeded", "Failed")
+    assert done.status.phase == "Succeeded", cluster.pod_log(namespace, "multi")
+    assert [s.state.terminated.exit_code for s in done.status.init_container_statuses] == [0, 0]
+    assert "one" in cluster.pod_log(namespace, "multi", "one")
+    assert "two" in cluster.pod_log(namespace, "multi", "two")
