@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Ctrl-C must stop the cluster even when started from a shell that ignores SIGINT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     c = Cluster(nodes=args.node or DEFAULT_NODES, scheduler=not args.no_scheduler)
     with c:
         print(f"cluster ready in {c.started_seconds:.1f}s: {c.server}", file=sys.stderr)
