@@ -143,6 +143,7 @@ class LocalRunner:
                 "trials": self.meta,
                 "events": [dataclasses.astuple(e) for e in self.events[-1000:]],
             },
+            indent=None,  # written after every change: compact keeps it cheap
         )
 
     def _event(self, trial: str, kind: str, text: str) -> None:
