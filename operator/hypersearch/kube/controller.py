@@ -1,0 +1,600 @@
+"""One search's control loop: the engine's actions applied to Trial resources, Pods and Jobs.
+
+Each round lists the search's pods (and stage-2 workloads), turns pod endings into
+``finished`` calls, scrapes every running trial concurrently, feeds the batch to
+``observe_all``, applies the resulting actions and persists what changed. Order matters for
+restart safety: a Trial resource (the record) exists before its pod, search-level decisions
+are written before the children they create, and every name is deterministic, so a repeated
+create after a crash is a harmless 409.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import aiohttp
+
+from hypersearch.engine import Finish, Search, StartTrial, StopTrial, TrialReport, TrialState
+from hypersearch.engine.actions import Action
+from hypersearch.engine.planner import trial_env
+from hypersearch.kube import metrics, names
+from hypersearch.kube.api import Kube
+from hypersearch.kube.conditions import set_condition
+from hypersearch.kube.resources import (
+    TemplateError,
+    trial_pod,
+    trial_resource,
+    workload,
+)
+from hypersearch.kube.state import engine_block, restore, spec_digest, trial_status
+from hypersearch.scrape import ScrapeError, SumCountState, fetch_metrics, parse_report
+from hypersearch.spec import SpecInvalid, check, parse
+from hypersearch.spec.model import SearchSpec
+
+Obj = dict[str, Any]
+log = logging.getLogger("hypersearch.operator")
+FINAL_PHASES = ("Succeeded", "Failed", "Invalid")
+
+
+class EventSink(Protocol):
+    def __call__(self, type_: str, reason: str, message: str) -> None: ...
+
+
+@dataclass
+class Options:
+    """Operator-wide knobs (flags of ``hypersearch operator``)."""
+
+    startup_grace: float = 90.0  # a pod's endpoint may stay silent this long after it runs
+    max_pod_recreations: int = 3  # pods deleted by someone else are recreated this often
+    scrape_concurrency: int = 64
+    progress_persist_seconds: float = 30.0  # position-only changes are written this often
+
+
+@dataclass
+class _Live:
+    """Operator-side bookkeeping of one running trial (not persisted: rebuilt by scraping)."""
+
+    running_since: float | None = None
+    failures: int = 0
+    answered: bool = False
+    last_error: str = ""
+    done: bool = False
+    sumcount: SumCountState = field(default_factory=SumCountState)
+
+
+def plain(value: Any) -> Any:
+    """A Kopf body (mapping views) as plain JSON data."""
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def pod_failure(pod: Obj) -> str:
+    """Why a pod failed, from its container statuses, as a person would want it."""
+    status = pod.get("status") or {}
+    for cs in status.get("containerStatuses") or []:
+        term = (cs.get("state") or {}).get("terminated") or {}
+        if term:
+            text = f"pod failed: container {cs.get('name')} exited with code {term.get('exitCode')}"
+            extra = term.get("message") or term.get("reason")
+            return f"{text} ({extra})" if extra else text
+    return f"pod failed: {status.get('reason') or ''} {status.get('message') or ''}".strip()
+
+
+def condition_true(obj: Obj, type_: str) -> Obj | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == type_ and c.get("status") == "True":
+            return dict(c)
+    return None
+
+
+class SearchController:
+    """Drives one HyperSearch until it succeeds, fails, or the operator stops."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        body: Obj,
+        events: EventSink,
+        options: Options | None = None,
+    ) -> None:
+        self.kube = kube
+        self.body = plain(body)
+        self.name: str = self.body["metadata"]["name"]
+        self.namespace: str = self.body["metadata"]["namespace"]
+        self.generation: int | None = self.body["metadata"].get("generation")
+        self.status: Obj = dict(self.body.get("status") or {})
+        self.events = events
+        self.options = options or Options()
+        self.spec: SearchSpec | None = None
+        self.search: Search | None = None
+        self.live: dict[int, _Live] = {}
+        self.recreated: dict[int, int] = {}
+        self._written: dict[int, tuple[str, str, float]] = {}  # material key, full json, time
+        self._status_json = ""
+        self.stop_latencies: list[float] = []
+        self._pending_failures: list[tuple[int, str]] = []
+        self.rounds = 0
+
+    # ----------------------------------------------------------------- loading
+
+    def _document(self, spec: Obj) -> Obj:
+        return {
+            "apiVersion": names.API_VERSION,
+            "kind": names.SEARCH_KIND,
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": spec,
+        }
+
+    async def load(self) -> bool:
+        """Validate, then rebuild the engine from the cluster; False when there is nothing to do."""
+        if self.status.get("phase") in FINAL_PHASES:
+            return False
+        current = self.body.get("spec") or {}
+        accepted = self.status.get("acceptedSpec")
+        spec_doc = accepted if isinstance(accepted, dict) else current
+        _, errors = check(self._document(spec_doc))
+        if errors:
+            await self._invalid("; ".join(str(e) for e in errors))
+            return False
+        try:
+            self.spec = parse(self._document(spec_doc))
+        except SpecInvalid as e:
+            await self._invalid("; ".join(str(x) for x in e.errors))
+            return False
+        if accepted is not None and spec_digest(current) != spec_digest(accepted):
+            await self._reject_edit()
+        resources = await self.kube.list(
+            self.namespace, names.API_VERSION, names.TRIAL_KIND, names.search_selector(self.name)
+        )
+        self.search = restore(self.spec, self.status, resources)
+        for r in resources:
+            record = (r.get("status") or {}).get("record")
+            if record:
+                tid = int(record["id"])
+                self._written[tid] = (
+                    self._material(self.search.trials[tid]),
+                    json.dumps(trial_status(self.search.trials[tid]), sort_keys=True),
+                    time.monotonic(),
+                )
+        if not self.status.get("acceptedSpec"):
+            self.status["acceptedSpec"] = current
+            self.status["specDigest"] = spec_digest(current)
+        resumed = bool(resources)
+        self.status["conditions"] = set_condition(
+            self.status.get("conditions") or [],
+            "Running",
+            True,
+            "Resumed" if resumed else "Started",
+            f"resumed with {len(self.search.trials)} trials from the cluster"
+            if resumed
+            else "search started",
+            self.generation,
+        )
+        self.status["conditions"] = set_condition(
+            self.status["conditions"], "Invalid", False, "SpecValid", "the spec is valid",
+            self.generation,
+        )  # fmt: skip
+        if not resumed:
+            self.events("Normal", "Started", f"search started: {self.spec.trials} trials")
+        else:
+            self.events("Normal", "Resumed", f"resumed with {len(self.search.trials)} trials")
+        await self.persist_search(force=True)
+        return True
+
+    async def _invalid(self, message: str) -> None:
+        self.status["phase"] = "Invalid"
+        self.status["reason"] = message
+        self.status["conditions"] = set_condition(
+            self.status.get("conditions") or [], "Invalid", True, "SpecInvalid", message,
+            self.generation,
+        )  # fmt: skip
+        self.status["observedGeneration"] = self.generation
+        self.events("Warning", "Invalid", message)
+        metrics.SEARCHES.labels("Invalid").inc()
+        await self.kube.patch_status(self.namespace, names.SEARCH_PLURAL, self.name, self.status)
+
+    async def _reject_edit(self) -> None:
+        message = (
+            "spec edits after the search started are not applied (the running search keeps "
+            "its original spec); create a new HyperSearch instead"
+        )
+        self.status["conditions"] = set_condition(
+            self.status.get("conditions") or [], "SpecChangeRejected", True, "Immutable",
+            message, self.generation,
+        )  # fmt: skip
+        self.events("Warning", "SpecChangeRejected", message)
+
+    # ----------------------------------------------------------------- the loop
+
+    async def run(
+        self, stopped: Callable[[], bool], sleep: Callable[[float], Awaitable[Any]]
+    ) -> None:
+        """Load, then run rounds every scrape interval until the search ends or ``stopped()``."""
+        if not await self.load():
+            return
+        assert self.spec is not None and self.search is not None
+        metrics.SEARCHES.labels("Running").inc()
+        try:
+            async with aiohttp.ClientSession() as session:
+                while not stopped() and self.search.phase == "Running":
+                    started = time.monotonic()
+                    await self.round(session)
+                    metrics.ROUND_SECONDS.observe(time.monotonic() - started)
+                    if self.search.phase != "Running":
+                        break
+                    await sleep(self.spec.metrics.interval_seconds)
+        finally:
+            metrics.SEARCHES.labels("Running").dec()
+            if self.search.phase in FINAL_PHASES:
+                metrics.SEARCHES.labels(self.search.phase).inc()
+
+    async def round(self, session: aiohttp.ClientSession) -> None:
+        assert self.search is not None and self.spec is not None
+        self.rounds += 1
+        await self.apply(self.search.step())
+        if self.search.phase != "Running":
+            await self.persist()
+            return
+        pods = await self.kube.list(self.namespace, "v1", "Pod", names.search_selector(self.name))
+        by_trial: dict[str, list[Obj]] = {}
+        for p in pods:
+            trial_label = ((p.get("metadata") or {}).get("labels") or {}).get(names.LABEL_TRIAL)
+            if trial_label:
+                by_trial.setdefault(trial_label, []).append(p)
+        workloads: dict[str, Obj] = {}
+        if self.search.stage == 2:
+            w = self.spec.workload
+            for obj in await self.kube.list(
+                self.namespace, w.api_version, w.kind, names.search_selector(self.name)
+            ):
+                workloads[obj["metadata"]["name"]] = obj
+        targets = await self.reconcile(by_trial, workloads)
+        await self.scrape(session, targets)
+        self.check_health()
+        await self.apply(self.search.step())
+        await self.persist()
+
+    # ----------------------------------------------------------------- children
+
+    async def reconcile(
+        self, by_trial: dict[str, list[Obj]], workloads: dict[str, Obj]
+    ) -> dict[int, str]:
+        """Pod and workload endings become ``finished`` calls; returns scrape URLs of the rest."""
+        assert self.search is not None and self.spec is not None
+        m = self.spec.metrics
+        targets: dict[int, str] = {}
+        now = time.monotonic()
+        for trial in list(self.search.trials):
+            if trial.state is not TrialState.RUNNING or self.search.phase != "Running":
+                continue
+            live = self.live.setdefault(trial.id, _Live())
+            pods = [
+                p
+                for p in by_trial.get(trial.name, [])
+                if not p["metadata"].get("deletionTimestamp")
+            ]
+            if trial.stage == 2:
+                obj = workloads.get(trial.name)
+                if obj is None:
+                    await self._recreate(trial.id, "its full-training workload disappeared")
+                    continue
+                if condition_true(obj, self.spec.workload.success_condition):
+                    await self.apply(self.search.finished(trial.id, True))
+                    continue
+                failed = condition_true(obj, self.spec.workload.failure_condition)
+                if failed:
+                    why = f"workload failed: {failed.get('reason', '')} {failed.get('message', '')}"
+                    await self.apply(self.search.finished(trial.id, False, why.strip()))
+                    continue
+            else:
+                if not pods:
+                    if by_trial.get(trial.name):
+                        continue  # being deleted by someone; recreate once it is gone
+                    await self._recreate(trial.id, "its pod was deleted by someone else")
+                    continue
+                phase = (pods[0].get("status") or {}).get("phase")
+                if phase == "Failed":
+                    await self.apply(self.search.finished(trial.id, False, pod_failure(pods[0])))
+                    continue
+                if phase == "Succeeded":
+                    await self.apply(self.search.finished(trial.id, True))
+                    continue
+            running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+            ip = (running[0].get("status") or {}).get("podIP") if running else None
+            if not ip:
+                continue
+            if live.running_since is None:
+                live.running_since = now
+            if not live.done or trial.stage == 2:
+                targets[trial.id] = f"http://{ip}:{m.port}{m.path}"
+        return targets
+
+    async def _recreate(self, trial_id: int, why: str) -> None:
+        assert self.search is not None and self.spec is not None
+        trial = self.search.trials[trial_id]
+        count = self.recreated.get(trial_id, 0) + 1
+        self.recreated[trial_id] = count
+        if count > self.options.max_pod_recreations:
+            reason = f"{why}, {count - 1} times; giving up"
+            self.events("Warning", "TrialFailed", f"{trial.name}: {reason}")
+            await self.apply(self.search.finished(trial_id, False, reason))
+            return
+        self.events("Warning", "Recreated", f"{trial.name}: {why}; recreating it")
+        self.live.pop(trial_id, None)
+        await self._create_children(trial_id)
+
+    def _start_action(self, trial_id: int) -> StartTrial:
+        """The StartTrial of an existing trial (to rebuild its children)."""
+        assert self.search is not None and self.spec is not None
+        t = self.search.trials[trial_id]
+        return StartTrial(t.id, t.name, t.stage, dict(t.params), t.data, trial_env(self.spec, t))
+
+    async def _create_children(self, trial_id: int) -> None:
+        assert self.search is not None and self.spec is not None
+        trial = self.search.trials[trial_id]
+        start = self._start_action(trial_id)
+        if trial.stage == 1:
+            body = trial_pod(self.spec, self.body, start)
+        else:
+            body = workload(self.spec, self.body, start)
+        await self.kube.create(self.namespace, body)
+
+    # ----------------------------------------------------------------- scraping
+
+    async def scrape(self, session: aiohttp.ClientSession, targets: dict[int, str]) -> None:
+        """Scrape every target concurrently, then hand the batch to the engine at once."""
+        assert self.search is not None and self.spec is not None
+        m = self.spec.metrics
+        limit = asyncio.Semaphore(self.options.scrape_concurrency)
+
+        async def one(tid: int, url: str) -> tuple[int, TrialReport | None]:
+            live = self.live[tid]
+            async with limit:
+                t0 = time.monotonic()
+                try:
+                    text = await fetch_metrics(session, url, m.timeout_seconds)
+                    live.answered = True
+                    report = parse_report(text, m, self.spec.metric, live.sumcount)  # type: ignore[union-attr]
+                except ScrapeError as e:
+                    live.failures += 1
+                    live.last_error = str(e)
+                    metrics.SCRAPES.labels("error").inc()
+                    return tid, None
+                finally:
+                    metrics.SCRAPE_SECONDS.observe(time.monotonic() - t0)
+            live.failures, live.last_error = 0, ""
+            metrics.SCRAPES.labels("ok").inc()
+            return tid, report
+
+        results = await asyncio.gather(*(one(t, u) for t, u in targets.items()))
+        seen = time.monotonic()
+        reports: dict[int, TrialReport] = {}
+        done: list[int] = []
+        for tid, report in results:
+            if report is None:
+                continue
+            trial = self.search.trials[tid]
+            if report.position < trial.position or report.examples < trial.examples:
+                continue  # a restarted trainer catching up from its checkpoint
+            fresh = {
+                w: s for w, s in report.windows.items()
+                if w not in trial.windows or trial.windows[w] != s
+            }  # fmt: skip
+            reports[tid] = TrialReport(report.position, report.examples, fresh, report.done)
+            if report.done:
+                done.append(tid)
+        actions = self.search.observe_all(reports)
+        await self.apply(actions, seen=seen)
+        for tid in done:
+            live = self.live[tid]
+            live.done = True
+            trial = self.search.trials[tid]
+            if trial.stage == 1 and trial.state is TrialState.RUNNING:
+                # It lingers only to be scraped: account it now and let its pod go.
+                await self.apply(self.search.finished(tid, True))
+                await self.kube.delete(self.namespace, "v1", "Pod", trial.name)
+
+    def check_health(self) -> None:
+        """Mark trials whose endpoint keeps failing; their pods are deleted by ``apply``."""
+        assert self.search is not None and self.spec is not None
+        m = self.spec.metrics
+        now = time.monotonic()
+        for tid, live in list(self.live.items()):
+            trial = self.search.trials[tid]
+            if trial.state is not TrialState.RUNNING or live.running_since is None or live.done:
+                continue
+            if live.failures < m.max_failures:
+                continue
+            if not live.answered and now - live.running_since < self.options.startup_grace:
+                continue
+            reason = (
+                f"metrics endpoint failed {live.failures} scrapes in a row "
+                f"(maxFailures={m.max_failures}): {live.last_error}"
+            )
+            self._pending_failures.append((tid, reason))
+            live.done = True  # queued once
+
+    # ----------------------------------------------------------------- actions
+
+    async def apply(self, actions: list[Action], seen: float | None = None) -> None:
+        """Apply engine actions; search-level decisions are persisted before any child."""
+        assert self.search is not None and self.spec is not None
+        queue = list(actions)
+        while self._pending_failures:
+            tid, reason = self._pending_failures.pop(0)
+            trial = self.search.trials[tid]
+            self.events("Warning", "TrialFailed", f"{trial.name}: {reason}")
+            metrics.FAILURES.labels(self.namespace, self.name).inc()
+            queue += self.search.finished(tid, False, reason)
+            await self._delete_child(tid)
+        if not queue:
+            return
+        await self.persist_search()
+        starts = [a for a in queue if isinstance(a, StartTrial)]
+        for i in range(0, len(starts), 16):
+            await asyncio.gather(*(self._start(a) for a in starts[i : i + 16]))
+        for a in queue:
+            if isinstance(a, StopTrial):
+                await self._stop(a, seen)
+            elif isinstance(a, Finish):
+                await self._finish(a)
+
+    async def _start(self, a: StartTrial) -> None:
+        assert self.search is not None and self.spec is not None
+        trial = self.search.trials[a.trial]
+        await self.kube.create(self.namespace, trial_resource(self.body, a, trial.source))
+        await self.persist_trial(a.trial, force=True)
+        try:
+            body = (
+                trial_pod(self.spec, self.body, a)
+                if a.stage == 1
+                else workload(self.spec, self.body, a)
+            )
+        except TemplateError as e:
+            self.events("Warning", "TrialFailed", f"{a.name}: could not start: {e}")
+            await self.apply(self.search.finished(a.trial, False, f"could not start: {e}"))
+            return
+        created = await self.kube.create(self.namespace, body)
+        if a.stage == 2:
+            self.events(
+                "Normal",
+                "Promoted",
+                f"{a.name}: full training of {self.search.trials[trial.source or 0].name}",
+            )
+        elif created is not None:
+            self.events(
+                "Normal",
+                "TrialStarted",
+                f"{a.name}: {' '.join(f'{k}={v}' for k, v in a.params.items())}",
+            )
+
+    async def _delete_child(self, tid: int) -> None:
+        assert self.search is not None and self.spec is not None
+        trial = self.search.trials[tid]
+        if trial.stage == 1:
+            await self.kube.delete(self.namespace, "v1", "Pod", trial.name)
+        else:
+            w = self.spec.workload
+            await self.kube.delete(self.namespace, w.api_version, w.kind, trial.name)
+
+    async def _stop(self, a: StopTrial, seen: float | None) -> None:
+        await self.persist_trial(a.trial, force=True)
+        await self._delete_child(a.trial)
+        if seen is not None:
+            latency = time.monotonic() - seen
+            self.stop_latencies.append(latency)
+            metrics.STOP_LATENCY.observe(latency)
+        if a.failed:
+            metrics.FAILURES.labels(self.namespace, self.name).inc()
+            self.events("Warning", "TrialFailed", f"{a.name}: {a.reason}")
+        else:
+            metrics.STOPS.labels(self.namespace, self.name).inc()
+            self.events("Normal", "TrialStopped", f"{a.name}: {a.reason}")
+
+    async def _finish(self, a: Finish) -> None:
+        assert self.search is not None
+        kind = "Succeeded" if a.succeeded else "Failed"
+        self.status["conditions"] = set_condition(
+            self.status.get("conditions") or [], "Running", False, kind, a.reason, self.generation
+        )
+        self.status["conditions"] = set_condition(
+            self.status["conditions"], kind, True, kind, a.reason, self.generation
+        )
+        self.events("Normal" if a.succeeded else "Warning", kind, a.reason)
+        await self.persist(force=True)
+
+    # ----------------------------------------------------------------- persistence
+
+    @staticmethod
+    def _material(trial: Any) -> str:
+        return json.dumps(
+            [trial.state.value, trial.reason, trial.next_check, len(trial.windows),
+             trial.predicted, trial.final],
+        )  # fmt: skip
+
+    async def persist_trial(self, tid: int, force: bool = False) -> None:
+        """Write a trial's record when it changed (position-only changes are throttled)."""
+        assert self.search is not None
+        trial = self.search.trials[tid]
+        status = trial_status(trial)
+        full = json.dumps(status, sort_keys=True)
+        material = self._material(trial)
+        now = time.monotonic()
+        last = self._written.get(tid)
+        if last is not None and not force:
+            if last[1] == full:
+                return
+            if last[0] == material and now - last[2] < self.options.progress_persist_seconds:
+                return
+        ok = await self.kube.patch_status(self.namespace, names.TRIAL_PLURAL, trial.name, status)
+        if not ok:
+            # Deleted by hand: put the record back so the search stays resumable.
+            self.events("Warning", "Recreated", f"Trial {trial.name} was deleted; recreating it")
+            start = self._start_action(trial.id)
+            await self.kube.create(self.namespace, trial_resource(self.body, start, trial.source))
+            await self.kube.patch_status(self.namespace, names.TRIAL_PLURAL, trial.name, status)
+        self._written[tid] = (material, full, now)
+        if trial.predicted is not None:
+            metrics.PREDICTED.labels(self.namespace, self.name, trial.name).set(trial.predicted)
+        if trial.final is not None:
+            metrics.OBSERVED.labels(self.namespace, self.name, trial.name).set(trial.final)
+
+    def search_status(self) -> Obj:
+        assert self.search is not None
+        summary = self.search.summary()
+        status = dict(self.status)
+        status.update(summary)
+        status["engine"] = engine_block(self.search)
+        status["observedGeneration"] = self.generation
+        winners = []
+        for t in self.search.trials:
+            if t.stage == 2:
+                winners.append({
+                    "trial": t.name, "source": self.search.trials[t.source or 0].name,
+                    "params": dict(t.params), "state": t.state.value,
+                    "predicted": self.search.trials[t.source or 0].predicted,
+                    "final": t.final, "reason": t.reason,
+                })  # fmt: skip
+        status["winners"] = winners
+        return status
+
+    async def persist_search(self, force: bool = False) -> None:
+        assert self.search is not None
+        status = self.search_status()
+        text = json.dumps(status, sort_keys=True, default=str)
+        if text == self._status_json and not force:
+            return
+        self.status = status
+        self._status_json = text
+        await self.kube.patch_status(self.namespace, names.SEARCH_PLURAL, self.name, status)
+        self._export(status)
+
+    def _export(self, status: Obj) -> None:
+        for state, count in (status.get("trials") or {}).items():
+            if state != "total":
+                metrics.TRIALS.labels(self.namespace, self.name, state).set(count)
+        cost = status.get("cost") or {}
+        if cost.get("reduction") is not None:
+            metrics.COST_REDUCTION.labels(self.namespace, self.name).set(cost["reduction"])
+        if cost.get("fullSearchExamples") is not None:
+            metrics.EXAMPLES_SAVED.labels(self.namespace, self.name).set(
+                cost["fullSearchExamples"] - cost["totalExamples"]
+            )
+
+    async def persist(self, force: bool = False) -> None:
+        """Write every changed trial record, then the search status."""
+        assert self.search is not None
+        await asyncio.gather(*(self.persist_trial(t.id) for t in self.search.trials))
+        await self.persist_search(force=force)
+
+
+__all__ = ["EventSink", "Options", "SearchController", "plain"]

@@ -1,0 +1,62 @@
+"""Kopf registrations: one daemon per HyperSearch runs its :class:`SearchController`.
+
+A daemon (rather than a timer) because a search is a long conversation: it keeps its engine,
+its scrape bookkeeping and its HTTP session between rounds. Kopf starts one for every
+existing HyperSearch when the operator starts, which is how searches resume.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from hypersearch.kube import names
+from hypersearch.kube.api import Kube
+from hypersearch.kube.controller import Options, SearchController, plain
+
+
+@dataclass
+class Runtime:
+    """What the handlers share, set by :func:`hypersearch.kube.cli.run_operator`."""
+
+    kube: Kube | None = None
+    options: Options | None = None
+
+
+RUNTIME = Runtime()
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Keep Kopf's bookkeeping in annotations: the status belongs to the search."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=names.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=names.GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{names.GROUP}/operator"
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+
+
+@kopf.daemon(names.GROUP, names.VERSION, names.SEARCH_PLURAL, cancellation_timeout=10.0)
+async def search_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+    """Run the search until it ends; return early (and quietly) if it is invalid or done."""
+    if RUNTIME.kube is None:
+        raise kopf.PermanentError("the operator runtime is not configured")
+    raw = plain(body)
+
+    def event(type_: str, reason: str, message: str) -> None:
+        kopf.event(raw, type=type_, reason=reason, message=message[:1024])
+
+    async def sleep(seconds: float) -> None:
+        await stopped.wait(seconds)
+
+    controller = SearchController(RUNTIME.kube, raw, event, RUNTIME.options)
+    await controller.run(lambda: bool(stopped), sleep)
+
+
+__all__ = ["RUNTIME", "Runtime", "configure", "search_daemon"]

@@ -1,0 +1,66 @@
+"""The operator's own Prometheus metrics (served on ``--metrics-port``).
+
+Module-level collectors in the default registry: one operator process serves one set.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+SEARCHES = Gauge(
+    "hypersearch_operator_searches", "HyperSearch resources handled, by phase", ["phase"]
+)
+TRIALS = Gauge(
+    "hypersearch_operator_trials",
+    "Trials of each search by state",
+    ["namespace", "search", "state"],
+)
+STOPS = Counter(
+    "hypersearch_operator_stops_total",
+    "Trials stopped early (losers at rungs)",
+    ["namespace", "search"],
+)
+FAILURES = Counter(
+    "hypersearch_operator_trial_failures_total", "Trials that failed", ["namespace", "search"]
+)
+SCRAPES = Counter("hypersearch_operator_scrapes_total", "Trial metrics scrapes", ["result"])
+SCRAPE_SECONDS = Histogram(
+    "hypersearch_operator_scrape_seconds",
+    "Latency of one trial metrics scrape",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ROUND_SECONDS = Histogram(
+    "hypersearch_operator_round_seconds",
+    "Duration of one search's control round (list, scrape, decide, persist)",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+API_REQUESTS = Counter(
+    "hypersearch_operator_api_requests_total",
+    "Kubernetes API requests made by the operator",
+    ["verb"],
+)
+PREDICTED = Gauge(
+    "hypersearch_operator_trial_predicted",
+    "Stage-1 predicted target of each trial",
+    ["namespace", "search", "trial"],
+)
+OBSERVED = Gauge(
+    "hypersearch_operator_trial_final",
+    "Observed target after full training (stage 2), to compare with the prediction",
+    ["namespace", "search", "trial"],
+)
+EXAMPLES_SAVED = Gauge(
+    "hypersearch_operator_examples_saved",
+    "Training examples a full search would have processed minus those this search did",
+    ["namespace", "search"],
+)
+COST_REDUCTION = Gauge(
+    "hypersearch_operator_cost_reduction",
+    "Full search cost divided by this search's cost",
+    ["namespace", "search"],
+)
+STOP_LATENCY = Histogram(
+    "hypersearch_operator_stop_latency_seconds",
+    "From the scrape that saw a trial cross a rung to its pod's deletion request",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

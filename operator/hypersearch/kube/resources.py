@@ -1,0 +1,209 @@
+"""Bodies of the children a search creates: Trial resources, trial Pods, stage-2 workloads.
+
+Pure functions of the search object and the engine's StartTrial, so a restarted operator
+builds byte-identical objects under identical (deterministic) names.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from hypersearch.engine import StartTrial
+from hypersearch.kube import names
+from hypersearch.spec.model import ParamValue, SearchSpec
+from hypersearch.spec.semantic import PARAM_REFERENCE
+
+Obj = dict[str, Any]
+# Seconds a finished trainer keeps serving metrics, so its last windows are scraped.
+LINGER_FACTOR = 3
+
+
+class TemplateError(ValueError):
+    """The trial or workload template cannot be turned into an object."""
+
+
+def owner_reference(search: Obj) -> Obj:
+    meta = search["metadata"]
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": names.SEARCH_KIND,
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def labels(search: str, trial: str, stage: int) -> dict[str, str]:
+    return {
+        names.LABEL_SEARCH: search,
+        names.LABEL_TRIAL: trial,
+        names.LABEL_STAGE: str(stage),
+        names.LABEL_MANAGED: names.MANAGER,
+    }
+
+
+def params_text(params: dict[str, ParamValue]) -> str:
+    """``lr=0.0123 dim=8`` for the printer column."""
+
+    def short(v: ParamValue) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    return " ".join(f"{k}={short(v)}" for k, v in params.items())
+
+
+def trial_resource(search: Obj, start: StartTrial, source: int | None) -> Obj:
+    """The Trial custom resource; its spec alone is enough to rebuild a fresh engine record."""
+    name = search["metadata"]["name"]
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": names.TRIAL_KIND,
+        "metadata": {
+            "name": start.name,
+            "labels": labels(name, start.name, start.stage),
+            "ownerReferences": [owner_reference(search)],
+        },
+        "spec": {
+            "search": name,
+            "id": start.trial,
+            "stage": start.stage,
+            "source": source,
+            "params": dict(start.params),
+            "paramsText": params_text(start.params),
+            "data": {
+                "start": start.data.start,
+                "stop": start.data.stop,
+                "rate": start.data.rate,
+                "sampling": start.data.sampling,
+            },
+        },
+    }
+
+
+def substitute(text: str, params: dict[str, ParamValue]) -> str:
+    """Replace ``{{params.NAME}}`` by the parameter's value."""
+
+    def value(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key not in params:
+            raise TemplateError(f"args reference {{{{params.{key}}}}}, not a parameter")
+        return str(params[key])
+
+    return PARAM_REFERENCE.sub(value, text)
+
+
+def _executor_env(spec: SearchSpec, namespace: str, start: StartTrial) -> list[Obj]:
+    env: list[Obj] = [{"name": k, "value": v} for k, v in start.env.items()]
+    linger = round(LINGER_FACTOR * spec.metrics.interval_seconds + 5, 1)
+    env += [
+        {"name": "HS_METRICS_PORT", "value": str(spec.metrics.port)},
+        {"name": "HS_METRICS_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "HS_METRICS_LINGER", "value": str(linger)},
+        {
+            "name": "HS_CHECKPOINT_DIR",
+            "value": f"/tmp/hypersearch/{namespace}/{start.name}/checkpoint",
+        },
+        {
+            "name": "HS_RESULT_FILE",
+            "value": f"/tmp/hypersearch/{namespace}/{start.name}/result.json",
+        },
+    ]
+    return env
+
+
+def pod_template(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
+    """The trial template with labels, HS_* env and substituted args (a PodTemplateSpec)."""
+    template = copy.deepcopy(spec.trial_template)
+    pod_spec = template.setdefault("spec", {})
+    containers = pod_spec.get("containers") or []
+    if not containers or not isinstance(containers[0], dict):
+        raise TemplateError("spec.trialTemplate.spec.containers[0] is missing")
+    meta = template.setdefault("metadata", {})
+    meta.setdefault("labels", {}).update(
+        labels(search["metadata"]["name"], start.name, start.stage)
+    )
+    first = containers[0]
+    first["args"] = [substitute(str(a), start.params) for a in first.get("args") or []]
+    ours = _executor_env(spec, search["metadata"]["namespace"], start)
+    taken = {e["name"] for e in ours}
+    user = [e for e in first.get("env") or [] if e.get("name") not in taken]
+    # The template's own values may refer to params; ours win on a clash (the protocol).
+    for e in user:
+        if "value" in e:
+            e["value"] = substitute(str(e["value"]), start.params)
+    first["env"] = user + ours
+    pod_spec.setdefault("restartPolicy", "Never")
+    return template
+
+
+def trial_pod(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
+    """A stage-1 trial Pod named after its trial."""
+    template = pod_template(spec, search, start)
+    meta = template.get("metadata", {})
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": start.name,
+            "labels": meta.get("labels", {}),
+            "annotations": meta.get("annotations", {}),
+            "ownerReferences": [owner_reference(search)],
+        },
+        "spec": template["spec"],
+    }
+
+
+def workload(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
+    """The stage-2 full-training workload: a batch/v1 Job by default, else the spec's kind.
+
+    A custom kind's ``template`` is its ``spec`` with ``{{params.NAME}}`` substituted in every
+    string; its pods must carry the ``hypersearch.dev/trial`` label to be scraped.
+    """
+    w = spec.workload
+    meta = {
+        "name": start.name,
+        "labels": labels(search["metadata"]["name"], start.name, start.stage),
+        "ownerReferences": [owner_reference(search)],
+    }
+    if (w.api_version, w.kind) == ("batch/v1", "Job") and not w.template:
+        template = pod_template(spec, search, start)
+        template["spec"]["restartPolicy"] = "Never"
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": meta,
+            "spec": {"backoffLimit": 0, "template": template},
+        }
+    body = _substitute_all(copy.deepcopy(w.template or {}), start.params)
+    if (w.api_version, w.kind) == ("batch/v1", "Job"):
+        # A Job template: the pod template inside still gets our labels and env.
+        pod = body.setdefault("template", {})
+        merged = pod_template(spec, search, start)
+        pod.setdefault("metadata", {}).setdefault("labels", {}).update(merged["metadata"]["labels"])
+        pod.setdefault("spec", merged["spec"])
+    return {"apiVersion": w.api_version, "kind": w.kind, "metadata": meta, "spec": body}
+
+
+def _substitute_all(value: Any, params: dict[str, ParamValue]) -> Any:
+    if isinstance(value, str):
+        return substitute(value, params)
+    if isinstance(value, list):
+        return [_substitute_all(v, params) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute_all(v, params) for k, v in value.items()}
+    return value
+
+
+__all__ = [
+    "TemplateError",
+    "labels",
+    "owner_reference",
+    "params_text",
+    "pod_template",
+    "substitute",
+    "trial_pod",
+    "trial_resource",
+    "workload",
+]

@@ -1,0 +1,121 @@
+"""Engine state in the cluster: split into Trial statuses and the HyperSearch status.
+
+Each Trial resource's ``status.record`` is the engine's record of that trial (every window,
+needed for an exact resume) beside a down-sampled ``trajectory`` for people; the HyperSearch
+status holds the search-level part (phase, stage, promoted, winner). :func:`engine_state`
+joins them back into :meth:`Search.to_state` form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from hypersearch.engine import Search, Trial
+from hypersearch.engine.planner import STATE_VERSION
+from hypersearch.engine.trial import TrialState
+from hypersearch.spec.model import DataRange, SearchSpec
+
+Obj = dict[str, Any]
+TRAJECTORY_POINTS = 40
+
+
+def spec_digest(spec: Obj) -> str:
+    """Fingerprint of the spec a search started with (edits after start are refused)."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def trajectory(trial: Trial, limit: int = TRAJECTORY_POINTS) -> list[list[float]]:
+    """At most ``limit`` evenly spaced [window, value] points, always keeping the last one."""
+    points = [[float(w), round(s.value, 6)] for w, s in sorted(trial.windows.items())]
+    if len(points) <= limit:
+        return points
+    step = len(points) / limit
+    picked = [points[int(i * step)] for i in range(limit - 1)]
+    return [*picked, points[-1]]
+
+
+def trial_status(trial: Trial) -> Obj:
+    """The Trial resource's status: display fields plus the exact engine record."""
+    return {
+        "state": trial.state.value,
+        "reason": trial.reason,
+        "position": round(trial.position, 3),
+        "examples": trial.examples,
+        "predicted": None if trial.predicted is None else round(trial.predicted, 6),
+        "predictedStd": None if trial.predicted_std is None else round(trial.predicted_std, 6),
+        "final": trial.final,
+        "trajectory": trajectory(trial),
+        "record": trial.to_dict(),
+    }
+
+
+def fresh_trial(resource: Obj) -> Trial:
+    """A trial's record from its Trial spec alone (created, but its status never written)."""
+    spec = resource["spec"]
+    return Trial(
+        id=int(spec["id"]),
+        name=resource["metadata"]["name"],
+        stage=int(spec["stage"]),
+        params=dict(spec.get("params") or {}),
+        data=DataRange(**spec["data"]),
+        source=spec.get("source"),
+    )
+
+
+def missing_trial(spec: SearchSpec, index: int) -> Trial:
+    """Stand-in for a stage-1 Trial resource deleted by hand while the operator was away."""
+    return Trial(
+        id=index,
+        name=f"{spec.name}-{index:03d}",
+        stage=1,
+        params={},
+        data=spec.stage1_data,
+        state=TrialState.FAILED,
+        reason="its Trial resource was deleted by hand; the run is lost",
+    )
+
+
+def engine_state(spec: SearchSpec, search_status: Obj, resources: list[Obj]) -> Obj:
+    """Join the HyperSearch status and the Trial resources into engine state."""
+    records: dict[int, Trial] = {}
+    for r in resources:
+        raw = (r.get("status") or {}).get("record")
+        try:
+            trial = Trial.from_dict(raw) if raw else fresh_trial(r)
+        except (KeyError, TypeError, ValueError):
+            continue
+        records[trial.id] = trial
+    count = max(records) + 1 if records else 0
+    trials = [records.get(i) or missing_trial(spec, i) for i in range(count)]
+    engine = search_status.get("engine") or {}
+    return {
+        "version": STATE_VERSION,
+        "phase": engine.get("phase", "Running"),
+        "stage": engine.get("stage", 1),
+        "reason": engine.get("reason", ""),
+        "promoted": engine.get("promoted", []),
+        "winner": engine.get("winner"),
+        "trials": [t.to_dict() for t in trials],
+    }
+
+
+def engine_block(search: Search) -> Obj:
+    """The search-level part of the engine state, kept in the HyperSearch status."""
+    state = search.to_state()
+    return {k: state[k] for k in ("phase", "stage", "reason", "promoted", "winner")}
+
+
+def restore(spec: SearchSpec, search_status: Obj, resources: list[Obj]) -> Search:
+    return Search.from_state(spec, engine_state(spec, search_status, resources))
+
+
+__all__ = [
+    "engine_block",
+    "engine_state",
+    "restore",
+    "spec_digest",
+    "trajectory",
+    "trial_status",
+]
