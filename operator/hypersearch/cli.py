@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hypersearch.bench import search_quality
 from hypersearch.spec import KIND, SpecInvalid, check, load_documents
 
 EXIT_INVALID = 2
@@ -136,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render report.html from a results directory")
     report.add_argument("directory", help="a results directory (holds results.json)")
     report.set_defaults(func=cmd_report)
+    bench = sub.add_parser("bench", help="benchmarks shipped with HyperSearch")
+    bench_sub = bench.add_subparsers(dest="benchmark", required=True)
+    quality = bench_sub.add_parser(
+        "search-quality",
+        help="cost vs. regret@k of every stage-1 method on a drifting dataset",
+        description="Cost vs. regret@k of every stage-1 method, replayed over real trainer runs.",
+    )
+    search_quality.add_arguments(quality)
+    quality.set_defaults(func=search_quality.run)
     return parser
 
 
