@@ -89,7 +89,9 @@ def make_criteo(directory: Path, days: int = 3, rows: int = 300, seed: int = 0) 
         lines = []
         for _ in range(rows):
             ints = ["" if rng.random() < 0.1 else str(int(rng.integers(0, 50))) for _ in range(13)]
-            cats = ["" if rng.random() < 0.05 else f"{int(rng.integers(0, 30)):08x}" for _ in range(26)]
+            cats = [
+                "" if rng.random() < 0.05 else f"{int(rng.integers(0, 30)):08x}" for _ in range(26)
+            ]
             label = int(rng.random() < 0.25 + 0.02 * (int(cats[0] or "0", 16) % 5))
             lines.append("\t".join([str(label), *ints, *cats]))
         (directory / f"day_{d}").write_text("\n".join(lines) + "\n")
@@ -110,9 +112,7 @@ def trainer_env(**env: str) -> dict[str, str]:
     return base
 
 
-def run_trainer(
-    *args: str, timeout: float = 120, **env: str
-) -> subprocess.CompletedProcess[str]:
+def run_trainer(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -m hypersearch_trainer`` to completion."""
     return subprocess.run(
         [sys.executable, "-m", "hypersearch_trainer", *args],
@@ -152,5 +152,3 @@ def wait_for(cond: Callable[[], bool], timeout: float = 60, every: float = 0.1) 
             return
         time.sleep(every)
     raise AssertionError("condition not met in time")
-
-

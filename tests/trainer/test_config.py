@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from hypersearch_trainer.config import parse_config
 from hypersearch_trainer.errors import ConfigError
+
 from tests.trainer.helpers import run_trainer
 
 

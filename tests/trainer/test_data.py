@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hypersearch_trainer.datasets import open_dataset
 from hypersearch_trainer.errors import ConfigError, DataError
 from hypersearch_trainer.features import ROW_BITS
 from hypersearch_trainer.sampling import Sampler
+
 from tests.trainer.helpers import make_criteo, make_stream, run_trainer, write_yaml
 
 
@@ -89,9 +89,9 @@ def test_sampling_is_seeded_hash_of_example_id() -> None:
 
 def test_missing_file_names_the_file(tmp_path: Path) -> None:
     y = write_yaml(tmp_path / "a.yaml", "nope.parquet")
-    with pytest.raises(ConfigError, match="nope.parquet"):
+    with pytest.raises(ConfigError, match=r"nope\.parquet"):
         open_dataset(str(y))
-    with pytest.raises(ConfigError, match="missing.yaml"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml"):
         open_dataset(str(tmp_path / "missing.yaml"))
     with pytest.raises(ConfigError, match="no-such-dir"):
         open_dataset(f"criteo:{tmp_path / 'no-such-dir'}")

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from hypersearch_trainer.checkpoint import Checkpointer
 from hypersearch_trainer.datasets import open_dataset
 from hypersearch_trainer.exporter import TrainerMetrics
@@ -18,6 +17,7 @@ from hypersearch_trainer.models import build_model
 from hypersearch_trainer.optim import Optimizer
 from hypersearch_trainer.params import HyperParams, parse_params
 from hypersearch_trainer.sampling import Sampler
+
 from tests.trainer.helpers import make_stream, read_json, run_trainer, start_trainer, write_yaml
 
 

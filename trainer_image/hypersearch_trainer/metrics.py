@@ -72,6 +72,7 @@ class WindowResult:
     loss_sum: float
     logloss: float | None
     auc: float | None
+    mean_prediction: float | None = None
     strata: dict[str, StratumResult] = field(default_factory=dict)
     trained: int = 0
     train_loss: float | None = None
@@ -106,6 +107,9 @@ def score_window(
         loss_sum=float(losses.sum()),
         logloss=float(losses.mean()) if n else None,
         auc=auc(logits, labels) if n else None,
+        mean_prediction=float(np.mean(1.0 / (1.0 + np.exp(-logits.astype(np.float64)))))
+        if n
+        else None,
     )
     if strata is not None and n:
         for s in np.unique(strata).tolist():

@@ -87,7 +87,8 @@ class DLRM(CTRModel):
     def __init__(self, n_cat: int, n_num: int, hp: HyperParams) -> None:
         super().__init__()
         k = hp.embedding_dim
-        self.emb = HashedEmbedding(hp.hash_buckets, k, init_std=0.01)
+        # dot products of unit-scale vectors start O(1), so plain SGD can move them
+        self.emb = HashedEmbedding(hp.hash_buckets, k, init_std=k**-0.5)
         self.bottom = mlp([*hp.bottom_widths, k], n_num, hp.dropout) if n_num else None
         n_vec = n_cat + (1 if n_num else 0)
         n_pairs = n_vec * (n_vec - 1) // 2
