@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,21 @@ def build_result(
     }
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a diverged model) become null: JSON has no NaN, and a diverged run
+    must still leave its result for the executor to read."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_result(path: Path, doc: dict[str, Any]) -> None:
     """Write atomically so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+    tmp.write_text(json.dumps(_finite(doc), indent=1, allow_nan=False) + "\n")
     os.replace(tmp, path)
