@@ -15,7 +15,6 @@ import statistics
 import time
 
 import numpy as np
-
 from hypersearch.engine import Search, StartTrial, TrialReport, WindowStat
 from hypersearch.spec import parse
 

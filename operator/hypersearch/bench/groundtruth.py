@@ -59,9 +59,16 @@ class Trajectory:
     trained: np.ndarray
     strata: dict[str, tuple[np.ndarray, np.ndarray]]  # stratum -> (logloss, eval examples)
 
+    @property
+    def failed(self) -> bool:
+        return not np.isfinite(self.logloss).any()
+
     @classmethod
-    def from_result(cls, doc: dict[str, Any]) -> Trajectory:
-        windows = doc["windows"]
+    def from_result(cls, doc: dict[str, Any], windows_total: int) -> Trajectory:
+        windows = doc["windows"] or [
+            {"window": w, "logloss": None, "auc": None, "examples": 0, "trained": 0}
+            for w in range(windows_total)
+        ]
         nan = float("nan")
         strata_names = sorted({s for w in windows for s in w.get("strata", {})})
         return cls(
@@ -161,16 +168,17 @@ class GroundTruth:
                 text=True,
                 check=False,
             )
-            if proc.returncode != 0 or not result.exists():
-                raise RuntimeError(
-                    f"trainer failed for config {index} at rate {rate:g} "
-                    f"(exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"
-                )
-            doc = json.loads(result.read_text())
+            if result.exists():
+                doc = _compact(json.loads(result.read_text()))
+            else:
+                # A configuration may diverge or crash; that is part of the truth (it is as bad as
+                # the worst), so record it rather than abort the whole ground truth.
+                error = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+                doc = {"status": "failed", "error": error[0], "examples_trained": 0, "windows": []}
         target = self.path(index, rate)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp_target = target.with_suffix(".tmp")
-        tmp_target.write_text(json.dumps(_compact(doc)))
+        tmp_target.write_text(json.dumps(doc))
         os.replace(tmp_target, target)
 
     def build(self, workers: int = 2, progress: Callable[[int, int], None] | None = None) -> None:
@@ -189,5 +197,5 @@ class GroundTruth:
                 if progress:
                     progress(done, len(todo))
 
-    def load(self, index: int, rate: float) -> Trajectory:
-        return Trajectory.from_result(json.loads(self.path(index, rate).read_text()))
+    def load(self, index: int, rate: float, windows_total: int) -> Trajectory:
+        return Trajectory.from_result(json.loads(self.path(index, rate).read_text()), windows_total)

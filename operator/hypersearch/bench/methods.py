@@ -48,11 +48,27 @@ class Runs:
         return self.runs[(c, FULL_RATE)]
 
     def target(self, c: int, rate: float = FULL_RATE) -> float:
-        """Mean logloss over the evaluation window of config ``c``'s run at ``rate``."""
-        return float(np.nanmean(self.runs[(c, rate)].logloss[-self.eval_windows :]))
+        """Mean logloss over the evaluation window of config ``c``'s run at ``rate``.
+
+        A run that diverged (no finite value there) counts as the worst run of its rate.
+        """
+        value = self._target(c, rate)
+        if math.isfinite(value):
+            return value
+        finite = [self._target(k, r) for (k, r) in self.runs if r == rate]
+        return max((v for v in finite if math.isfinite(v)), default=float("inf"))
+
+    def _target(self, c: int, rate: float) -> float:
+        tail = self.runs[(c, rate)].logloss[-self.eval_windows :]
+        return float(np.mean(tail)) if np.isfinite(tail).all() else float("nan")
 
     def full_cost(self, c: int) -> float:
-        return float(self.full(c).trained.sum())
+        """Examples of a full run; a crashed run recorded none, so it costs a typical one."""
+        own = float(self.full(c).trained.sum())
+        if own > 0:
+            return own
+        others = [float(t.trained.sum()) for (k, r), t in self.runs.items() if r == FULL_RATE]
+        return float(np.median([o for o in others if o > 0] or [0.0]))
 
     def curve(self, c: int, data: DataRange) -> Curve:
         run = self.runs[(c, data.rate)]
@@ -145,8 +161,9 @@ def engine(
 
 
 def _recent(values: np.ndarray, position: int) -> float:
-    lo = max(0, position - COMPARE_WINDOWS)
-    return float(np.nanmean(values[lo:position]))
+    """Mean of the windows before ``position`` that a user would report; inf if it diverged."""
+    recent = values[max(0, position - COMPARE_WINDOWS) : position]
+    return float(recent.mean()) if recent.size and np.isfinite(recent).all() else float("inf")
 
 
 def hyperband(rate: float = 1.0, eta: float = 3.0, min_windows: int = COMPARE_WINDOWS) -> Method:

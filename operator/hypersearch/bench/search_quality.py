@@ -213,7 +213,9 @@ def plot(rows: list[Row], path: Path) -> None:
 
 
 def load_runs(gt: GroundTruth) -> m.Runs:
-    runs = {(i, r): gt.load(i, r) for i in range(len(gt.configs)) for r in gt.rates}
+    docs = [json.loads(gt.path(i, FULL_RATE).read_text()) for i in range(len(gt.configs))]
+    windows = max(len(d["windows"]) for d in docs)
+    runs = {(i, r): gt.load(i, r, windows) for i in range(len(gt.configs)) for r in gt.rates}
     return m.Runs(runs, gt.eval_windows)
 
 
