@@ -11,7 +11,7 @@ from hypersearch_trainer.errors import ConfigError, DataError
 from hypersearch_trainer.features import ROW_BITS
 from hypersearch_trainer.sampling import Sampler
 
-from tests.trainer.helpers import make_criteo, make_stream, run_trainer, write_yaml
+from tests.trainer.helpers import make_criteo, make_stream, read_json, run_trainer, write_yaml
 
 
 def rows(src: object, start: int = 0, stop: int | None = None) -> list[int]:
@@ -151,5 +151,8 @@ def test_bad_inputs_exit_codes_from_the_cli(tmp_path: Path, tiny: Path) -> None:
     assert r.returncode == 2 and "absent.yaml" in r.stderr
     d = make_criteo(tmp_path / "c", days=1, rows=20)
     (d / "day_0").write_text("1\t2\tgarbage\n")
-    r = run_trainer("--dataset", f"criteo:{d}")
+    out = tmp_path / "r.json"
+    r = run_trainer("--dataset", f"criteo:{d}", HS_RESULT_FILE=str(out))
     assert r.returncode == 3 and "day_0" in r.stderr and "corrupt" in r.stderr
+    res = read_json(out)
+    assert res["status"] == "failed" and "day_0" in res["error"] and res["exit_code"] == 3

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import Any
 
+from hypersearch_trainer.config import RunConfig
 from hypersearch_trainer.errors import EXIT_INTERNAL, EXIT_OK, TrainerError
 
 log = logging.getLogger("hypersearch_trainer")
@@ -59,6 +60,20 @@ def run(argv: Sequence[str], env: Mapping[str, str], stop_event: threading.Event
     from hypersearch_trainer.config import parse_config
 
     cfg = parse_config(argv, env)
+    try:
+        return _run(cfg, stop_event)
+    except TrainerError as exc:
+        if cfg.result_file is not None:  # tell the executor why, not only the exit code
+            from hypersearch_trainer.result import write_result
+
+            doc = {"status": "failed", "error": str(exc), "exit_code": exc.exit_code,
+                   "trial": cfg.trial, "stage": cfg.stage}  # fmt: skip
+            write_result(cfg.result_file, doc)
+        raise
+
+
+def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
+    """Train with a validated configuration."""
     logging.basicConfig(
         level=logging.ERROR if cfg.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
