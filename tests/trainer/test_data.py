@@ -10,16 +10,15 @@ from hypersearch_trainer.datasets import open_dataset
 from hypersearch_trainer.errors import ConfigError, DataError
 from hypersearch_trainer.features import ROW_BITS
 from hypersearch_trainer.sampling import Sampler
+from hypersearch_trainer.sources import Source
 
 from tests.trainer.helpers import make_criteo, make_stream, read_json, run_trainer, write_yaml
 
 
-def rows(src: object, start: int = 0, stop: int | None = None) -> list[int]:
-    s = src  # type: ignore[assignment]
-    out = []
-    for w in s.windows(start, s.num_windows if stop is None else stop):  # type: ignore[attr-defined]
-        out.append(sum(len(b) for b in w.batches()))
-    return out
+def rows(src: Source, start: int = 0, stop: int | None = None) -> list[int]:
+    """Row count of every window in the range (reads the data)."""
+    end = src.num_windows if stop is None else stop
+    return [sum(len(b) for b in w.batches()) for w in src.windows(start, end)]
 
 
 def test_yaml_parquet_windows_are_days(tiny: Path) -> None:

@@ -35,7 +35,7 @@ def test_models_learn(model: str, optimizer: str) -> None:
         y = (torch.rand(256) < p[cat[:, 0]]).float()
         loss = F.binary_cross_entropy_with_logits(m(cat, num), y)
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
     m.eval()
     cat = torch.randint(0, 500, (4000, 2))
