@@ -30,7 +30,9 @@ class Outcome:
     ranking: list[int]
     stage1: float
     scores: dict[int, float] = field(default_factory=dict)
-    needs_stage2: bool = True
+    # Configurations whose stage-1 run already was a full run (all data, whole stream): their
+    # stage 2 is free, so methods that run some trials to the end on full data aren't charged twice.
+    complete: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -86,9 +88,8 @@ Method = Callable[[Runs, Sequence[int], np.random.Generator], Outcome]
 def full_search(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
     """Every configuration on all data: the truth, at the full price (no stage 2 needed)."""
     scores = {c: runs.target(c) for c in subset}
-    return Outcome(
-        sorted(subset, key=scores.__getitem__), sum(map(runs.full_cost, subset)), scores, False
-    )
+    ranking = sorted(subset, key=scores.__getitem__)
+    return Outcome(ranking, sum(map(runs.full_cost, subset)), scores, set(subset))
 
 
 def random_k(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
@@ -155,7 +156,11 @@ def engine(
         }
         ranked = sorted(scores, key=scores.__getitem__)
         rest = [c for c in subset if c not in scores]
-        return Outcome(ranked + rest, sum(t.examples for t in stage1), scores)
+        full_data = rate >= FULL_RATE and (stop is None or stop >= runs.windows)
+        complete = {
+            int(t.params["config"]) for t in stage1 if full_data and t.state is TrialState.COMPLETED
+        }
+        return Outcome(ranked + rest, sum(t.examples for t in stage1), scores, complete)
 
     return run
 
@@ -266,6 +271,7 @@ def optuna_pruner(make: Callable[[int], optuna.pruners.BasePruner], rate: float 
                 stopped[c] = (position, _recent(traj.logloss, position))
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         others = sorted(stopped, key=lambda c: (-stopped[c][0], stopped[c][1]))
-        return Outcome(sorted(finals, key=finals.__getitem__) + others, cost, finals)
+        complete = set(finals) if rate >= FULL_RATE else set()
+        return Outcome(sorted(finals, key=finals.__getitem__) + others, cost, finals, complete)
 
     return run

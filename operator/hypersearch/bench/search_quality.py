@@ -117,9 +117,8 @@ def evaluate(
         method_seed = int(rng.integers(1 << 31))
         for name, method in table.items():
             out = method(runs, subset, np.random.default_rng(method_seed))
-            stage2 = (
-                sum(runs.full_cost(c) for c in out.ranking[:STAGE2_K]) if out.needs_stage2 else 0.0
-            )
+            top_k = out.ranking[:STAGE2_K]
+            stage2 = sum(runs.full_cost(c) for c in top_k if c not in out.complete)
             rows[name].reduction.append(full_cost / (out.stage1 + stage2))
             for k in KS:
                 top = min(truth[c] for c in out.ranking[:k])
