@@ -76,6 +76,7 @@ def run_operator(args: argparse.Namespace) -> int:
     api = load_client(args.kubeconfig or os.environ.get("KUBECONFIG"), args.context)
     handlers.RUNTIME.kube = Kube(api)
     handlers.RUNTIME.options = Options(startup_grace=args.startup_grace)
+    handlers.RUNTIME.namespaced = bool(args.namespace)
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host)
 

@@ -156,15 +156,15 @@ class SearchController:
             self.namespace, names.API_VERSION, names.TRIAL_KIND, names.search_selector(self.name)
         )
         self.search = restore(self.spec, self.status, resources)
-        for r in resources:
-            record = (r.get("status") or {}).get("record")
-            if record:
-                tid = int(record["id"])
-                self._written[tid] = (
-                    self._material(self.search.trials[tid]),
-                    json.dumps(trial_status(self.search.trials[tid]), sort_keys=True),
-                    time.monotonic(),
-                )
+        stored = {int(r["spec"]["id"]) for r in resources if (r.get("status") or {}).get("record")}
+        for trial in self.search.trials:  # what the cluster holds now: no need to rewrite
+            if trial.id not in stored:
+                continue
+            self._written[trial.id] = (
+                self._material(trial),
+                json.dumps(trial_status(trial), sort_keys=True),
+                time.monotonic(),
+            )
         if not self.status.get("acceptedSpec"):
             self.status["acceptedSpec"] = current
             self.status["specDigest"] = spec_digest(current)
@@ -438,7 +438,13 @@ class SearchController:
             await self._delete_child(tid)
         if not queue:
             return
-        await self.persist_search()
+        finishes = [a for a in queue if isinstance(a, Finish)]
+        for f in finishes:
+            self._finish_conditions(f)
+        if finishes:
+            await self.persist()  # trial records first, then the final phase
+        else:
+            await self.persist_search()
         starts = [a for a in queue if isinstance(a, StartTrial)]
         for i in range(0, len(starts), 16):
             await asyncio.gather(*(self._start(a) for a in starts[i : i + 16]))
@@ -500,8 +506,7 @@ class SearchController:
             metrics.STOPS.labels(self.namespace, self.name).inc()
             self.events("Normal", "TrialStopped", f"{a.name}: {a.reason}")
 
-    async def _finish(self, a: Finish) -> None:
-        assert self.search is not None
+    def _finish_conditions(self, a: Finish) -> None:
         kind = "Succeeded" if a.succeeded else "Failed"
         self.status["conditions"] = set_condition(
             self.status.get("conditions") or [], "Running", False, kind, a.reason, self.generation
@@ -509,6 +514,9 @@ class SearchController:
         self.status["conditions"] = set_condition(
             self.status["conditions"], kind, True, kind, a.reason, self.generation
         )
+
+    async def _finish(self, a: Finish) -> None:
+        kind = "Succeeded" if a.succeeded else "Failed"
         self.events("Normal" if a.succeeded else "Warning", kind, a.reason)
         await self.persist(force=True)
 

@@ -24,9 +24,29 @@ class Runtime:
 
     kube: Kube | None = None
     options: Options | None = None
+    namespaced: bool = False
 
 
 RUNTIME = Runtime()
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """Kopf talks to the API with exactly the credentials of the operator's own client."""
+    if RUNTIME.kube is None:
+        raise kopf.PermanentError("the operator runtime is not configured")
+    conf = RUNTIME.kube.api.configuration
+    auth = (conf.api_key or {}).get("authorization") or (conf.api_key or {}).get("BearerToken")
+    token = auth.split(" ", 1)[1] if auth and auth.lower().startswith("bearer ") else auth
+    return kopf.ConnectionInfo(
+        server=conf.host,
+        ca_path=conf.ssl_ca_cert,
+        insecure=not conf.verify_ssl,
+        scheme="Bearer" if token else None,
+        token=token,
+        certificate_path=conf.cert_file,
+        private_key_path=conf.key_file,
+    )
 
 
 @kopf.on.startup()
@@ -38,6 +58,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     )
     settings.persistence.finalizer = f"{names.GROUP}/operator"
     settings.posting.level = logging.WARNING
+    # Watching fixed namespaces needs no cluster-wide lists (namespaces, CRDs): a namespaced
+    # Role is then enough.
+    settings.scanning.disabled = RUNTIME.namespaced
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
 

@@ -19,6 +19,8 @@ from hypersearch.spec.model import DataRange, SearchSpec
 
 Obj = dict[str, Any]
 TRAJECTORY_POINTS = 40
+# Record keys that may be null; the API server drops null values, so they come back absent.
+_NULLABLE = ("predicted", "predictedStd", "source", "final")
 
 
 def spec_digest(spec: Obj) -> str:
@@ -83,7 +85,7 @@ def engine_state(spec: SearchSpec, search_status: Obj, resources: list[Obj]) -> 
     for r in resources:
         raw = (r.get("status") or {}).get("record")
         try:
-            trial = Trial.from_dict(raw) if raw else fresh_trial(r)
+            trial = Trial.from_dict({**dict.fromkeys(_NULLABLE), **raw}) if raw else fresh_trial(r)
         except (KeyError, TypeError, ValueError):
             continue
         records[trial.id] = trial

@@ -1,0 +1,98 @@
+"""A small two-stage search on the real control plane, driven by the operator running with
+only its own ServiceAccount's namespaced RBAC (manifests/rbac-namespaced.yaml)."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+
+from tests.cluster import Cluster
+from tests.operator.conftest import (
+    MANIFESTS,
+    create_search,
+    events,
+    pod_runs,
+    service_account_kubeconfig,
+    tiny_search,
+    trials,
+    wait_phase,
+)
+
+
+def install_namespaced_rbac(api: client.ApiClient, namespace: str) -> None:
+    """The shipped Role/RoleBinding and ServiceAccount, moved into the test namespace."""
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    core.create_namespaced_service_account(
+        namespace, {"metadata": {"name": "hypersearch-operator"}}
+    )
+    for doc in yaml.safe_load_all((MANIFESTS / "rbac-namespaced.yaml").read_text()):
+        doc["metadata"]["namespace"] = namespace
+        if doc["kind"] == "Role":
+            rbac.create_namespaced_role(namespace, doc)
+        else:
+            for s in doc["subjects"]:
+                s["namespace"] = namespace
+            rbac.create_namespaced_role_binding(namespace, doc)
+
+
+def test_two_stage_search_succeeds_under_operator_rbac(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any, tmp_path: Path
+) -> None:
+    install_namespaced_rbac(k8s, namespace)
+    kubeconfig = service_account_kubeconfig(
+        cluster, k8s, namespace, "hypersearch-operator", tmp_path / "sa.kubeconfig"
+    )
+    op = operator_factory(kubeconfig=kubeconfig)
+    create_search(k8s, namespace, tiny_search("tiny"))
+    search = wait_phase(cluster, k8s, namespace, "tiny", ("Succeeded", "Failed", "Invalid"))
+    status = search["status"]
+    assert status["phase"] == "Succeeded", status.get("reason")
+
+    # The status a person reads: counts, best, winners with their final metric, cost.
+    assert status["trials"]["stopped"] >= 1
+    assert status["trials"]["total"] == 5
+    assert status["winner"] == "tiny-full-" + status["promoted"][0].rsplit("-", 1)[1]
+    (winner,) = status["winners"]
+    assert winner["state"] == "Completed" and winner["final"] > 0
+    assert status["cost"]["reduction"] > 1
+    conds = {c["type"]: c for c in status["conditions"]}
+    assert conds["Succeeded"]["status"] == "True"
+    assert conds["Running"]["status"] == "False"
+    assert conds["Succeeded"]["observedGeneration"] == search["metadata"]["generation"]
+
+    # One Trial per run, owned by the search, with the engine record and a reason.
+    children = {t["metadata"]["name"]: t for t in trials(k8s, namespace)}
+    assert set(children) == {f"tiny-{i:03d}" for i in range(5)} | {status["winner"]}
+    uid = search["metadata"]["uid"]
+    for t in children.values():
+        assert t["metadata"]["ownerReferences"][0]["uid"] == uid
+        assert t["status"]["reason"]
+        assert t["status"]["record"]["name"] == t["metadata"]["name"]
+    stopped = [t for t in children.values() if t["status"]["state"] == "Stopped"]
+    assert stopped and all("stopped at window" in t["status"]["reason"] for t in stopped)
+    assert all(t["status"]["predicted"] is not None for t in stopped)
+
+    # The winner's full training ran as a batch/v1 Job that completed.
+    job = client.BatchV1Api(k8s).read_namespaced_job(status["winner"], namespace)
+    assert any(c.type == "Complete" and c.status == "True" for c in job.status.conditions)
+    assert job.metadata.owner_references[0].uid == uid
+    assert job.metadata.labels["hypersearch.dev/stage"] == "2"
+
+    # Each trial pod ran exactly once.
+    runs = pod_runs(cluster, namespace)
+    assert all(runs.get(f"tiny-{i:03d}") == 1 for i in range(5)), runs
+
+    reasons = [r for _, r, _ in events(k8s, namespace, "tiny")]
+    for r in ("Started", "TrialStarted", "TrialStopped", "Promoted", "Succeeded"):
+        assert r in reasons, reasons
+
+    # The operator's own metrics, and not a single 403 under its least-privilege role.
+    text = urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics").read().decode()
+    assert "hypersearch_operator_stops_total" in text
+    assert 'hypersearch_operator_searches{phase="Succeeded"} 1.0' in text
+    assert "hypersearch_operator_scrape_seconds_count" in text
+    assert "403" not in op.log() and "Forbidden" not in op.log(), op.log()[-3000:]
