@@ -206,7 +206,11 @@ class OnlineTrainer:
                 sel = idx[lo : lo + bs]
                 if self.on_step:
                     self.on_step("train", w)
-                loss = self._train_step(chunk.select(sel), weights[sel])
+                contiguous = int(sel[-1]) - int(sel[0]) + 1 == len(sel)
+                batch = (
+                    chunk.slice(int(sel[0]), int(sel[-1]) + 1) if contiguous else chunk.select(sel)
+                )
+                loss = self._train_step(batch, weights[sel])
                 step += 1
                 partial["batches_done"] = step
                 partial["trained"] += len(sel)
