@@ -68,6 +68,7 @@ class Kube:
         self.requests[verb] += 1
         API_REQUESTS.labels(verb).inc()
         kwargs["_preload_content"] = False
+        kwargs.setdefault("_request_timeout", 30)
         resp = await asyncio.to_thread(fn, *args, **kwargs)
         data = resp.data
         return json.loads(data) if data else {}

@@ -7,11 +7,18 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import faulthandler
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hypersearch.kube.leader import Leader
 
 EXIT_LOST_LEASE = 3
 
@@ -59,7 +66,6 @@ def add_operator_command(subparsers: argparse._SubParsersAction) -> argparse.Arg
 
 def run_operator(args: argparse.Namespace) -> int:
     """Take the lease, then run Kopf until interrupted (0) or the lease is lost (3)."""
-    import kopf
     from prometheus_client import start_http_server
 
     from hypersearch.kube import handlers
@@ -67,6 +73,7 @@ def run_operator(args: argparse.Namespace) -> int:
     from hypersearch.kube.controller import Options
     from hypersearch.kube.leader import Leader
 
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -80,9 +87,7 @@ def run_operator(args: argparse.Namespace) -> int:
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host)
 
-    stop = threading.Event()
     leader: Leader | None = None
-    keeper: threading.Thread | None = None
     if not args.no_leader_election:
         lease_ns = (
             args.lease_namespace
@@ -91,25 +96,47 @@ def run_operator(args: argparse.Namespace) -> int:
         )
         leader = Leader(api, lease_ns, args.lease_name, lease_seconds=args.lease_seconds)
         try:
-            if not leader.acquire(stop):
+            if not leader.acquire(threading.Event()):
                 return 0
         except KeyboardInterrupt:
             return 130
-        keeper = threading.Thread(target=leader.keep, args=(stop, stop), daemon=True)
-        keeper.start()
     try:
-        kopf.run(
+        asyncio.run(_serve(args, leader))
+    finally:
+        if leader is not None and not leader.lost.is_set():
+            leader.release()
+    return EXIT_LOST_LEASE if leader is not None and leader.lost.is_set() else 0
+
+
+async def _serve(args: argparse.Namespace, leader: Leader | None) -> None:
+    """Kopf in this loop, stopped by its own signal handling or by a lost lease.
+
+    The stop flag is an asyncio.Event (a threading.Event would park a worker thread that
+    blocks interpreter shutdown after SIGTERM).
+    """
+    import kopf
+
+    stop = asyncio.Event()
+
+    async def keep() -> None:
+        assert leader is not None
+        while True:
+            await asyncio.sleep(leader.period)
+            if not await asyncio.to_thread(leader.renew):
+                stop.set()
+                return
+
+    keeper = asyncio.create_task(keep()) if leader is not None else None
+    try:
+        await kopf.operator(
             standalone=True,
             clusterwide=not args.namespace,
             namespaces=args.namespace,
             stop_flag=stop,
         )
     finally:
-        lost = leader is not None and leader.lost.is_set()
-        stop.set()
-        if leader is not None and not lost:
-            leader.release()
-    return EXIT_LOST_LEASE if leader is not None and leader.lost.is_set() else 0
+        if keeper is not None:
+            keeper.cancel()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

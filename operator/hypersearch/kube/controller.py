@@ -524,10 +524,12 @@ class SearchController:
 
     @staticmethod
     def _material(trial: Any) -> str:
+        """What must reach the cluster at once: decisions. New windows and progress are
+        written at most every ``progress_persist_seconds``; after a restart the trainers'
+        endpoints serve every window again."""
         return json.dumps(
-            [trial.state.value, trial.reason, trial.next_check, len(trial.windows),
-             trial.predicted, trial.final],
-        )  # fmt: skip
+            [trial.state.value, trial.reason, trial.next_check, trial.predicted, trial.final]
+        )
 
     async def persist_trial(self, tid: int, force: bool = False) -> None:
         """Write a trial's record when it changed (position-only changes are throttled)."""

@@ -1,6 +1,6 @@
 """Leader election on a coordination.k8s.io Lease, so two replicas never act at once.
 
-The operator takes the Lease before Kopf starts and renews it from a thread; when a renewal
+The operator takes the Lease before Kopf starts and renews it from a task; when a renewal
 has not succeeded for a whole lease duration it stops Kopf and exits non-zero (the Deployment
 restarts it as a follower). Takeover only happens once the holder's lease has expired, and
 every write carries the Lease's resourceVersion, so two candidates cannot both win.
@@ -60,7 +60,7 @@ class Leader:
     def try_acquire(self) -> bool:
         """One attempt: create the Lease, renew ours, or take over an expired one."""
         try:
-            lease = self.api.read_namespaced_lease(self.name, self.namespace)
+            lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=5)
         except ApiException as e:
             if e.status != 404:
                 raise
@@ -68,7 +68,7 @@ class Leader:
                 metadata=client.V1ObjectMeta(name=self.name), spec=self._spec(None, 0)
             )
             try:
-                self.api.create_namespaced_lease(self.namespace, body)
+                self.api.create_namespaced_lease(self.namespace, body, _request_timeout=5)
             except ApiException as e2:
                 if e2.status == 409:
                     return False
@@ -85,7 +85,7 @@ class Leader:
         transitions = (spec.lease_transitions or 0) + (0 if ours else 1)
         lease.spec = self._spec(spec.acquire_time if ours else None, transitions)
         try:
-            self.api.replace_namespaced_lease(self.name, self.namespace, lease)
+            self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=5)
         except ApiException as e:
             if e.status == 409:  # someone else wrote it first
                 return False
@@ -113,29 +113,33 @@ class Leader:
             stop.wait(max(1.0, self.lease_seconds / 5))
         return False
 
-    def keep(self, stop: threading.Event, on_lost: threading.Event) -> None:
-        """Renew until ``stop``; set ``on_lost`` when leadership is gone or too old."""
-        period = max(0.5, self.lease_seconds / 3)
-        while not stop.wait(period):
-            try:
-                ok = self.try_acquire()
-            except Exception as e:  # network trouble: keep trying until the lease would expire
-                log.warning("lease renewal failed: %s", e)
-                ok = False
-            if not ok and time.monotonic() - self._last_renew > self.lease_seconds * 0.8:
-                log.error("lost the lease %s/%s; stopping", self.namespace, self.name)
-                self.lost.set()
-                on_lost.set()
-                return
+    def renew(self) -> bool:
+        """One renewal; False once leadership is lost (or unconfirmed for most of a lease)."""
+        try:
+            ok = self.try_acquire()
+        except Exception as e:  # network trouble: keep trying until the lease would expire
+            log.warning("lease renewal failed: %s", e)
+            ok = False
+        if not ok and time.monotonic() - self._last_renew > self.lease_seconds * 0.8:
+            log.error("lost the lease %s/%s; stopping", self.namespace, self.name)
+            self.lost.set()
+            return False
+        return True
+
+    @property
+    def period(self) -> float:
+        return max(0.5, self.lease_seconds / 3)
 
     def release(self) -> None:
         """Give the lease up on a clean exit, so a successor need not wait for it to expire."""
         try:
-            lease = self.api.read_namespaced_lease(self.name, self.namespace)
+            lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=5)
             if lease.spec and lease.spec.holder_identity == self.identity:
                 lease.spec.holder_identity = None
                 lease.spec.renew_time = None
-                self.api.replace_namespaced_lease(self.name, self.namespace, lease)
+                self.api.replace_namespaced_lease(
+                    self.name, self.namespace, lease, _request_timeout=5
+                )
         except ApiException as e:
             log.warning("could not release the lease: %s", e.reason)
 
