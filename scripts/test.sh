@@ -13,5 +13,7 @@ echo "== test cluster binaries"
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler, etcd and helm once (cached
 # by version); a failed build fails the run, so cluster tests never skip.
 source tests/k8s/build.sh
+echo "== test system packages"
+bash scripts/install-test-deps.sh  # Debian prometheus for tests/prometheus
 echo "== tests"
 python -m pytest "$@"
