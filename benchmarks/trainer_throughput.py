@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from hypersearch_trainer.checkpoint import Checkpointer
@@ -31,7 +30,7 @@ from hypersearch_trainer.exporter import TrainerMetrics, serve
 from hypersearch_trainer.features import Batch
 from hypersearch_trainer.loop import OnlineTrainer
 from hypersearch_trainer.main import available_cpus
-from hypersearch_trainer.models import build_model
+from hypersearch_trainer.models import bucket_indices, build_model
 from hypersearch_trainer.optim import Optimizer
 from hypersearch_trainer.params import HyperParams, parse_params
 from hypersearch_trainer.sampling import Sampler
@@ -66,15 +65,14 @@ def bare_loop(src: MemorySource, hp: HyperParams) -> tuple[float, float, int]:
     torch.manual_seed(0)
     model = build_model(hp, len(src.categorical_names), len(src.numeric_names))
     opt = Optimizer(model, hp)
-    buckets = np.uint64(hp.hash_buckets)
     n = 0
     t0, c0 = time.perf_counter(), time.process_time()
     for _, _, batches in src.data:
         for chunk in batches:
+            idx = bucket_indices(chunk.cat_keys, hp.hash_buckets)
             for lo in range(0, len(chunk), hp.batch_size):
                 b = chunk.slice(lo, lo + hp.batch_size)
-                cat = torch.from_numpy((b.cat_keys % buckets).astype(np.int64))
-                z = model(cat, torch.from_numpy(b.numeric))
+                z = model(idx[lo : lo + hp.batch_size], torch.from_numpy(b.numeric))
                 y = torch.from_numpy(b.labels)
                 w = torch.ones_like(y)
                 loss = F.binary_cross_entropy_with_logits(z, y, weight=w, reduction="sum") / w.sum()

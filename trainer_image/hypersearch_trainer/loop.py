@@ -24,7 +24,7 @@ from hypersearch_trainer.checkpoint import Checkpointer
 from hypersearch_trainer.exporter import TrainerMetrics
 from hypersearch_trainer.features import Batch
 from hypersearch_trainer.metrics import WindowResult, score_window
-from hypersearch_trainer.models import CTRModel
+from hypersearch_trainer.models import CTRModel, bucket_indices
 from hypersearch_trainer.optim import Optimizer
 from hypersearch_trainer.params import HyperParams
 from hypersearch_trainer.sampling import Sampler
@@ -127,20 +127,21 @@ class OnlineTrainer:
             self._last_ckpt = time.monotonic()
 
     # ------------------------------------------------------------------ tensors
-    def _tensors(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        cat = torch.from_numpy((b.cat_keys % self._buckets).astype(np.int64))
+    def _tensors(
+        self, b: Batch, cat: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         num = torch.from_numpy(np.ascontiguousarray(b.numeric))
         y = torch.from_numpy(b.labels)
         return cat.to(self.device), num.to(self.device), y.to(self.device)
 
     # ------------------------------------------------------------------ phases
     def _evaluate(self, batches: Iterator[Batch], w: int, stop: Callable[[], bool]) -> tuple[
-        list[Batch] | None, npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.float32],
+        list[tuple[Batch, torch.Tensor]] | None, npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.float32],
         npt.NDArray[np.str_] | None, bool,
     ]:  # fmt: skip
         """Score every example; returns (cached chunks or None, logits, losses, labels, strata, stopped)."""
         self.model.eval()
-        cache: list[Batch] | None = []
+        cache: list[tuple[Batch, torch.Tensor]] | None = []
         rows = 0
         logits, losses, labels, strata = [], [], [], []
         with torch.inference_mode():
@@ -148,15 +149,17 @@ class OnlineTrainer:
                 if stop():
                     return None, *_empty(), True
                 rows += len(chunk)
+                idx = bucket_indices(chunk.cat_keys, self.hp.hash_buckets)
                 if cache is not None:
-                    cache.append(chunk)
+                    cache.append((chunk, idx))
                     if rows > CACHE_ROWS:
                         cache = None
                 for lo in range(0, len(chunk), self.eval_batch_size):
-                    part = chunk.slice(lo, lo + self.eval_batch_size)
+                    hi = lo + self.eval_batch_size
+                    part = chunk.slice(lo, hi)
                     if self.on_step:
                         self.on_step("eval", w)
-                    cat, num, y = self._tensors(part)
+                    cat, num, y = self._tensors(part, idx[lo:hi])
                     z = self.model(cat, num).float()
                     loss = F.binary_cross_entropy_with_logits(z, y, reduction="none")
                     logits.append(z.cpu().numpy())
@@ -174,8 +177,8 @@ class OnlineTrainer:
             False,
         )
 
-    def _train_step(self, b: Batch, weights: npt.NDArray[np.float32]) -> float:
-        cat, num, y = self._tensors(b)
+    def _train_step(self, b: Batch, idx: torch.Tensor, weights: npt.NDArray[np.float32]) -> float:
+        cat, num, y = self._tensors(b, idx)
         w = torch.from_numpy(weights).to(self.device)
         z = self.model(cat, num)
         loss = F.binary_cross_entropy_with_logits(z, y, weight=w, reduction="sum") / w.sum()
@@ -185,7 +188,11 @@ class OnlineTrainer:
         return float(loss.detach())
 
     def _train(
-        self, batches: Iterator[Batch], w: int, n_rows: int, stop: Callable[[], bool]
+        self,
+        batches: Iterator[tuple[Batch, torch.Tensor | None]],
+        w: int,
+        n_rows: int,
+        stop: Callable[[], bool],
     ) -> bool:
         """Train on the sub-sampled rows; returns True if stopped at a safe point."""
         partial = self.state.partial
@@ -194,23 +201,26 @@ class OnlineTrainer:
         step = 0
         chunk_start = 0
         bs = self.hp.batch_size
-        for chunk in batches:
+        for chunk, chunk_idx in batches:
+            if chunk_idx is None:
+                chunk_idx = bucket_indices(chunk.cat_keys, self.hp.hash_buckets)
             keep, weights = self.sampler.keep(chunk.example_ids, chunk.labels)
-            idx = np.nonzero(keep)[0]
-            for lo in range(0, len(idx), bs):
+            kept = np.nonzero(keep)[0]
+            for lo in range(0, len(kept), bs):
                 if step < skip:
                     step += 1
                     continue
                 if stop():
                     return True
-                sel = idx[lo : lo + bs]
+                sel = kept[lo : lo + bs]
                 if self.on_step:
                     self.on_step("train", w)
-                contiguous = int(sel[-1]) - int(sel[0]) + 1 == len(sel)
-                batch = (
-                    chunk.slice(int(sel[0]), int(sel[-1]) + 1) if contiguous else chunk.select(sel)
-                )
-                loss = self._train_step(batch, weights[sel])
+                a, b = int(sel[0]), int(sel[-1]) + 1
+                if b - a == len(sel):  # contiguous: views, no copies
+                    batch, idx = chunk.slice(a, b), chunk_idx[a:b]
+                else:
+                    batch, idx = chunk.select(sel), chunk_idx[torch.from_numpy(sel)]
+                loss = self._train_step(batch, idx, weights[sel])
                 step += 1
                 partial["batches_done"] = step
                 partial["trained"] += len(sel)
@@ -244,7 +254,7 @@ class OnlineTrainer:
         w = window.index
         t_start = time.monotonic()
         self.metrics.set_position(float(w))
-        cache: list[Batch] | None = None
+        cache: list[tuple[Batch, torch.Tensor]] | None = None
         if self.state.partial is None or self.state.partial["window"] != w:
             if self.progressive_eval:
                 cache, logits, losses, labels, strata, stopped = self._evaluate(
@@ -261,7 +271,9 @@ class OnlineTrainer:
                 "trained": 0, "loss_sum": 0.0, "rows": result.examples,
             }  # fmt: skip
         partial = self.state.partial
-        batches = iter(cache) if cache is not None else window.batches()
+        batches: Iterator[tuple[Batch, torch.Tensor | None]] = (
+            iter(cache) if cache is not None else ((b, None) for b in window.batches())
+        )
         n_rows = int(partial["rows"]) or sum(len(b) for b in window.batches())
         if self._train(batches, w, n_rows, stop):
             return False

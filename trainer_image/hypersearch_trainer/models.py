@@ -7,11 +7,22 @@ depends on the batch, not on the table size.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
 from hypersearch_trainer.optim import HashedEmbedding
 from hypersearch_trainer.params import HyperParams
+
+
+def bucket_indices(keys: npt.NDArray[np.uint64], buckets: int) -> torch.Tensor:
+    """Embedding rows of 64-bit hashed keys: ``(key >> 1) mod buckets``.
+
+    Shifting out one bit makes the keys valid int64, so torch's integer remainder (about 3x
+    faster than numpy's uint64 modulo, which was a quarter of the evaluation cost) can be used.
+    """
+    return torch.from_numpy((keys >> np.uint64(1)).view(np.int64)).remainder(buckets)
 
 
 def mlp(
