@@ -6,7 +6,7 @@ run alternately (bare, full, bare, full, ...) to spread machine noise, and the b
 is compared, both in wall-clock time and in this process's CPU time (all its threads, the
 exporter's HTTP thread included). CPU time is the robust figure on a shared machine: wall
 time there swings several-fold with other tenants' load. The full arm serves /metrics and is
-scraped every 0.5 s (30x Prometheus' default rate) by a separate process.
+scraped every 0.5 s (``--scrape-every``; 30x Prometheus' default rate) by a separate process.
 
     python benchmarks/trainer_throughput.py [--models fm,dlrm] [--repeats 3] [--windows 181]
         [--threads 1]
@@ -86,7 +86,7 @@ def bare_loop(src: MemorySource, hp: HyperParams) -> tuple[float, float, int]:
 SCRAPER = """
 import sys, time, urllib.request
 while True:
-    time.sleep(0.5)
+    time.sleep(float(sys.argv[2]))
     try:
         urllib.request.urlopen(sys.argv[1], timeout=5).read()
     except OSError:
@@ -94,7 +94,9 @@ while True:
 """
 
 
-def full_loop(src: MemorySource, hp: HyperParams) -> tuple[float, float, int, int]:
+def full_loop(
+    src: MemorySource, hp: HyperParams, scrape_every: float
+) -> tuple[float, float, int, int]:
     """The real loop: progressive validation of every window + exporter being scraped."""
     torch.manual_seed(0)
     model = build_model(hp, len(src.categorical_names), len(src.numeric_names))
@@ -104,7 +106,7 @@ def full_loop(src: MemorySource, hp: HyperParams) -> tuple[float, float, int, in
         port = s.getsockname()[1]
     server = serve(metrics, port, "127.0.0.1")
     url = f"http://127.0.0.1:{port}/metrics"
-    scraper = subprocess.Popen([sys.executable, "-c", SCRAPER, url])
+    scraper = subprocess.Popen([sys.executable, "-c", SCRAPER, url, str(scrape_every)])
     trainer = OnlineTrainer(
         src, model, Optimizer(model, hp), hp, Sampler(), metrics, Checkpointer(None, {}),
         torch.device("cpu"), 0, src.num_windows,
@@ -125,6 +127,7 @@ def main() -> None:
     ap.add_argument("--models", default="fm,dlrm")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--windows", type=int, default=181)
+    ap.add_argument("--scrape-every", type=float, default=0.5, help="seconds between scrapes")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0: all available)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads or available_cpus())
@@ -140,7 +143,7 @@ def main() -> None:
         full: list[tuple[float, float]] = []
         for i in range(args.repeats):
             bw, bc, trained = bare_loop(src, hp)
-            fw, fc, trained_full, evaluated = full_loop(src, hp)
+            fw, fc, trained_full, evaluated = full_loop(src, hp, args.scrape_every)
             assert trained == trained_full
             bare.append((bw, bc))
             full.append((fw, fc))

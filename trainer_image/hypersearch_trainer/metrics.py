@@ -31,7 +31,7 @@ def auc(scores: npt.NDArray[Any], labels: npt.NDArray[Any]) -> float | None:
 def average_ranks(x: npt.NDArray[Any]) -> F64:
     """1-based ranks, ties sharing their average rank (like scipy's rankdata, without scipy's
     import cost at startup)."""
-    order = np.argsort(x, kind="mergesort")
+    order = np.argsort(x)  # any sort works: ties are grouped below, not ordered
     xs = x[order]
     n = len(x)
     starts = np.concatenate(([True], xs[1:] != xs[:-1]))
@@ -112,8 +112,9 @@ def score_window(
         else None,
     )
     if strata is not None and n:
-        for s in np.unique(strata).tolist():
-            m = strata == s
+        names, codes = np.unique(strata, return_inverse=True)  # compare ints, not strings
+        for k, s in enumerate(names.tolist()):
+            m = codes == k
             res.strata[str(s)] = StratumResult(
                 examples=int(m.sum()),
                 loss_sum=float(losses[m].sum()),
