@@ -36,13 +36,20 @@ from tests.cluster import Cluster  # noqa: E402
 
 LIGHT_TRIAL = r"""
 import http.server, json, math, os, signal, sys, time
-t0 = time.time()
+go = os.path.join(os.environ["BENCH_OUT"], "go")  # the clock starts once every trial runs
 step = float(os.environ["BENCH_STEP"]); stop = int(os.environ["HS_DATA_STOP"])
 x = float(os.environ["HS_PARAM_x"]); rungs = [float(r) for r in os.environ["BENCH_RUNGS"].split(",")]
 out = os.path.join(os.environ["BENCH_OUT"], os.environ["HS_TRIAL"] + ".json")
-def pos(): return min(float(stop), (time.time() - t0) / step)
+t0 = None
+def pos():
+    global t0
+    if t0 is None:
+        if not os.path.exists(go): return 0.0
+        t0 = os.stat(go).st_mtime
+    return max(0.0, min(float(stop), (time.time() - t0) / step))
 def term(*_):
     p = pos()
+    if t0 is None: os._exit(0)
     with open(out, "w") as f:
         json.dump({"crossed": [t0 + r * step for r in rungs if r <= p], "term": time.time()}, f)
     os._exit(0)
@@ -119,6 +126,7 @@ def naive_scrape(urls: list[str]) -> tuple[float, float]:
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=500)
     ap.add_argument("--interval", type=float, default=10.0)
@@ -165,6 +173,8 @@ def main() -> int:
                 urls = running()
             print(f"{len(urls)}/{n} trials running after {time.monotonic() - t_start:.0f}s")
             base_wall, base_cpu = naive_scrape(urls)
+            time.sleep(2 * args.interval)  # steady state before the clocks start
+            (out / "go").touch()
             m0, c0 = operator_metrics(port), cpu_seconds(op.pid)
             time.sleep(args.cycles * args.interval)
             m1, c1 = operator_metrics(port), cpu_seconds(op.pid)
