@@ -191,3 +191,13 @@ def test_performance_with_trajectory_finds_the_true_best_more_often_at_the_same_
         assert cost[ours] <= 1.05 * cost[peer], (cost, peer)
         assert hits[ours] > hits[peer], (hits, peer)
         assert overlap[ours] >= overlap[peer], (overlap, peer)
+
+
+def test_confidence_makes_fewer_and_surer_stops() -> None:
+    world = make_world(N, T, seed=8, noise=0.01)
+    plain = replay(spec_for(), world.curves)
+    stage1 = {"data": {"rate": 0.2}, "stopping": {"rule": "performance", "confidence": 0.95}}
+    sure = replay(search_spec(N, T, stage1=stage1, parallelism=9), world.curves)
+    assert 0 < len(sure.stops) < len(plain.stops)
+    assert all("at 95% confidence" in s.reason for s in sure.stops)
+    assert sure.search.cost().total > plain.search.cost().total
