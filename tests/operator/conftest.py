@@ -98,7 +98,7 @@ class Operator:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(20)
+                self.proc.wait(5)  # a clean exit is tested elsewhere; don't idle here
             except subprocess.TimeoutExpired:
                 self.kill()
         if hasattr(self, "_log"):

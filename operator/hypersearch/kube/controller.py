@@ -231,7 +231,9 @@ class SearchController:
                     metrics.ROUND_SECONDS.observe(time.monotonic() - started)
                     if self.search.phase != "Running":
                         break
-                    await sleep(self.spec.metrics.interval_seconds)
+                    # Fixed-rate rounds: a slow round does not stretch the scrape interval.
+                    elapsed = time.monotonic() - started
+                    await sleep(max(0.05, self.spec.metrics.interval_seconds - elapsed))
         finally:
             metrics.SEARCHES.labels("Running").dec()
             if self.search.phase in FINAL_PHASES:
@@ -448,10 +450,12 @@ class SearchController:
         starts = [a for a in queue if isinstance(a, StartTrial)]
         for i in range(0, len(starts), 16):
             await asyncio.gather(*(self._start(a) for a in starts[i : i + 16]))
+        # Many losers cross the same rung in one round: stop them concurrently.
+        stops = [a for a in queue if isinstance(a, StopTrial)]
+        for i in range(0, len(stops), 32):
+            await asyncio.gather(*(self._stop(a, seen) for a in stops[i : i + 32]))
         for a in queue:
-            if isinstance(a, StopTrial):
-                await self._stop(a, seen)
-            elif isinstance(a, Finish):
+            if isinstance(a, Finish):
                 await self._finish(a)
 
     async def _start(self, a: StartTrial) -> None:
