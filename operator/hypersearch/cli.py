@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hypersearch.bench import search_quality
+from hypersearch.kube.cli import add_operator_command
 from hypersearch.spec import KIND, SpecInvalid, check, load_documents
 
 EXIT_INVALID = 2
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render report.html from a results directory")
     report.add_argument("directory", help="a results directory (holds results.json)")
     report.set_defaults(func=cmd_report)
+    add_operator_command(sub)
     bench = sub.add_parser("bench", help="benchmarks shipped with HyperSearch")
     bench_sub = bench.add_subparsers(dest="benchmark", required=True)
     quality = bench_sub.add_parser(

@@ -62,6 +62,21 @@ class NodeSpec:
         return cls(name=name, capacity=capacity)
 
 
+def _busy_second_octets() -> set[int]:
+    """Second octets of 127/8 addresses with a socket on them now (another session's pods)."""
+    busy: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/udp"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local = line.split()[1].split(":")[0]  # little-endian hex IPv4, e.g. 0100007F
+            if len(local) == 8 and local[6:8] == "7F":
+                busy.add(int(local[4:6], 16))
+    return busy
+
+
 class PodIPs:
     """Hands out loopback addresses from a /16 under 127/8, one per running pod.
 
@@ -71,7 +86,9 @@ class PodIPs:
 
     def __init__(self, prefix: str | None = None) -> None:
         if prefix is None:
-            prefix = f"127.{random.randint(100, 199)}"
+            busy = _busy_second_octets()
+            free = [o for o in range(100, 200) if o not in busy] or list(range(100, 200))
+            prefix = f"127.{random.choice(free)}"
         self.network = ipaddress.ip_network(f"{prefix}.0.0/16")
         self._free = [
             str(ip) for ip in self.network.hosts() if str(ip).rsplit(".", 1)[1] not in ("0", "255")
