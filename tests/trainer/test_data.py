@@ -58,6 +58,13 @@ def test_criteo_day_files(tmp_path: Path) -> None:
     assert set(np.unique(b.labels)) <= {0.0, 1.0}
 
 
+@pytest.mark.parametrize("name", ["sea", "hyperplane", "agrawal", "sine"])
+def test_every_synth_generator_streams(name: str) -> None:
+    src = open_dataset(f"synth:{name}?windows=2&window_rows=50&seed=1")
+    batch = next(iter(next(iter(src.windows(0, 1))).batches()))
+    assert batch.labels.shape == (50,)
+
+
 def test_synth_stream() -> None:
     src = open_dataset("synth:stagger?windows=4&window_rows=100&seed=3")
     assert src.num_windows == 4 and rows(src) == [100] * 4

@@ -393,9 +393,11 @@ class SynthSource:
         self.num_windows = spec.windows
         gen, cats = _synth_generator(spec)
         first_x, _ = next(iter(gen))
-        feats = list(first_x)
-        self._cats = [f for f in feats if f in cats]
-        self._nums = [f for f in feats if f not in cats]
+        # Some generators (sea, hyperplane) key features by int; columns are named by strings.
+        feats = [str(f) for f in first_x]
+        cat_names = {str(c) for c in cats}
+        self._cats = [f for f in feats if f in cat_names]
+        self._nums = [f for f in feats if f not in cat_names]
         if spec.stratum is not None and spec.stratum not in feats:
             raise ConfigError(
                 f"synth dataset: stratum feature {spec.stratum!r} not found; "
@@ -418,7 +420,7 @@ class SynthSource:
                 x, y = next(it)
                 xs.append(x)
                 ys.append(float(y))
-            cols: dict[str, Any] = {k: [x[k] for x in xs] for k in xs[0]}
+            cols: dict[str, Any] = {str(k): [x[k] for x in xs] for k in xs[0]}
             cols["y"] = ys
             table = pa.table(cols)
             batches = _chunked(table, self.featurizer, w, f"{self.name} window {w}")
