@@ -310,6 +310,17 @@ class Search:
             self._memos[full] = compute()
         return self._memos[full]
 
+    def _checkpoints_passed(self, trial: Trial) -> int:
+        """How many checkpoints a trial survived; a stopped one failed its last check.
+
+        Promotion ranks survivors of more checkpoints first, so a trial stopped at a rung never
+        outranks one that beat it there (its prediction from an earlier, shorter prefix is not
+        comparable), as in successive halving.
+        """
+        if trial.state is TrialState.STOPPED:
+            return trial.next_check - 1
+        return trial.next_check
+
     def _end_stage1(self) -> list[Action]:
         candidates = [t for t in self._stage(1) if t.state is not TrialState.FAILED and t.windows]
         if not candidates:
@@ -318,7 +329,11 @@ class Search:
             self._predict_into(t)
         ranked = sorted(
             (t for t in candidates if t.predicted is not None),
-            key=lambda t: (self.spec.sign * (t.predicted or 0.0), t.id),
+            key=lambda t: (
+                -self._checkpoints_passed(t),
+                self.spec.sign * (t.predicted or 0.0),
+                t.id,
+            ),
         )
         self.promoted = [t.id for t in ranked[: self.spec.top_k]]
         self.stage = 2
