@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypersearch.engine.relative import fit_additive, naive_window_effect
+from hypersearch.engine.relative import clip_outliers, fit_additive, naive_window_effect
 from scipy.stats import kendalltau
 
 
@@ -47,3 +47,15 @@ def test_stopped_configs_rank_correctly_against_survivors() -> None:
     tau_naive = kendalltau(naive_gap, beta).statistic
     assert tau_fit > 0.95
     assert tau_naive < tau_fit - 0.05
+
+
+def test_a_diverging_run_does_not_move_anyone_else() -> None:
+    values, _, beta = survivorship_table(seed=1)
+    exploded = values.copy()
+    exploded[0, 5:] = 7.5e36  # finite, absurd: a model that blew up
+    fit = fit_additive(clip_outliers(exploded))
+    others = np.arange(1, values.shape[0])
+    tau = kendalltau(fit.beta[others], beta[others]).statistic
+    assert tau > 0.95
+    assert fit.beta[0] == np.nanmax(fit.beta)
+    assert np.all(np.abs(fit.alpha) < 10)

@@ -23,7 +23,7 @@ from hypersearch.engine.observations import (
     report_problem,
 )
 from hypersearch.engine.predictors import PredictionContext, make_predictor
-from hypersearch.engine.relative import fit_additive
+from hypersearch.engine.relative import clip_outliers, fit_additive
 from hypersearch.engine.samplers import History, make_sampler
 from hypersearch.engine.stopping import RungContext, make_stopping_rule
 from hypersearch.engine.trial import Trial, TrialState
@@ -242,7 +242,7 @@ class Search:
         if cached is not None and cached[0].size == self.table.rows:
             return cached
         rows = self.table.rows
-        values = self.table.values[:rows, :cutoff]
+        values = clip_outliers(self.table.values[:rows, :cutoff])
         data = [t.data for t in self.trials[:rows]]
         ctx = PredictionContext(
             values=values,
@@ -253,7 +253,7 @@ class Search:
             target_start=self.spec.stage2_data.start,
             target_rate=self.spec.stage2_data.rate,
             recent_windows=self.spec.predictor.recent_windows,
-            strata={s: v[:rows, :cutoff] for s, v in self.table.strata.items()},
+            strata={s: clip_outliers(v[:rows, :cutoff]) for s, v in self.table.strata.items()},
             strata_counts={s: c[:rows, :cutoff] for s, c in self.table.strata_counts.items()},
         )
         result = self.predictor.predict(ctx)

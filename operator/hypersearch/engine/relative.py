@@ -63,6 +63,24 @@ def fit_additive(values: np.ndarray) -> AdditiveFit:
     return AdditiveFit(alpha, beta)
 
 
+def clip_outliers(values: np.ndarray, k: float = 10.0) -> np.ndarray:
+    """A copy with values beyond ``median +- k * MAD`` (of all observed cells) clipped.
+
+    A diverging run can report finite but absurd losses (1e36); least squares would let it drag
+    every window effect, and with it every other trial's gap. Clipped, it still ranks last but
+    no longer moves anyone else. NaN (unobserved) stays NaN.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size < 4:
+        return values.copy()
+    finite = finite[:: max(1, finite.size // 20_000)]  # a robust scale needs no more cells
+    median = float(np.median(finite))
+    mad = float(np.median(np.abs(finite - median)))
+    scale = max(1.4826 * mad, 1e-3 * abs(median), 1e-12)
+    clipped: np.ndarray = np.clip(values, median - k * scale, median + k * scale)
+    return clipped
+
+
 def naive_window_effect(values: np.ndarray) -> np.ndarray:
     """The cohort median of whoever observed each window: the biased estimate peers use."""
     out = np.full(values.shape[1], np.nan)
