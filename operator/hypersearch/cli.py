@@ -83,7 +83,18 @@ def _print_outcome(results: dict[str, object], directory: Path) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Render report.html and its plots from a results directory."""
+    """Render results.json, report.html and its plots from a results directory or a cluster."""
+    if (args.directory is None) == (args.cluster is None):
+        print(
+            "hypersearch report: give a results DIRECTORY or --cluster NAMESPACE/NAME",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    if args.cluster is not None:
+        return _report_from_cluster(args)
+    if args.out or args.kubeconfig or args.context:
+        print("hypersearch report: --out/--kubeconfig/--context go with --cluster", file=sys.stderr)
+        return EXIT_INVALID
     from hypersearch.report import render_report
 
     try:
@@ -92,6 +103,31 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"hypersearch report: {e}", file=sys.stderr)
         return EXIT_INVALID
     print(path)
+    return 0
+
+
+def _report_from_cluster(args: argparse.Namespace) -> int:
+    """Read a HyperSearch and its Trials, rebuild the engine as the operator does, render."""
+    from hypersearch.report import write_results
+    from hypersearch.report.cluster import (
+        ClusterReportError,
+        cluster_results,
+        default_out,
+        load_api,
+        split_target,
+    )
+
+    try:
+        api, context_namespace = load_api(args.kubeconfig, args.context)
+        with api:
+            namespace, name = split_target(args.cluster, context_namespace)
+            results = cluster_results(api, namespace, name)
+    except ClusterReportError as e:
+        print(f"hypersearch report: {e}", file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else default_out(namespace, name)
+    write_results(out, results)
+    _print_outcome(results, out)
     return 0
 
 
@@ -135,8 +171,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     run.set_defaults(func=cmd_run)
-    report = sub.add_parser("report", help="render report.html from a results directory")
-    report.add_argument("directory", help="a results directory (holds results.json)")
+    report = sub.add_parser(
+        "report",
+        help="render report.html from a results directory or a HyperSearch in a cluster",
+    )
+    report.add_argument("directory", nargs="?", help="a results directory (holds results.json)")
+    report.add_argument(
+        "--cluster",
+        metavar="NAMESPACE/NAME",
+        help="read this HyperSearch and its Trials from the cluster (NAME alone: the "
+        "kubeconfig context's namespace)",
+    )
+    report.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    report.add_argument("--context", help="kubeconfig context (default: the current one)")
+    report.add_argument(
+        "--out", help="where to write results.json and report.html (default results/NAMESPACE-NAME)"
+    )
     report.set_defaults(func=cmd_report)
     add_operator_command(sub)
     bench = sub.add_parser("bench", help="benchmarks shipped with HyperSearch")

@@ -23,8 +23,7 @@ def write_results(directory: Path, results: dict[str, Any]) -> Path:
 def render_report(directory: Path) -> Path:
     """Render ``report.html`` and its plots from ``DIR/results.json``.
 
-    Only results directories for now; rendering from a HyperSearch in a cluster needs the
-    operator's Trial objects and is not implemented yet.
+    A HyperSearch in a cluster gets its ``results.json`` from :mod:`hypersearch.report.cluster`.
     """
     path = directory / RESULTS_FILE
     if not path.is_file():

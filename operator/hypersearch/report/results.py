@@ -1,7 +1,7 @@
 """The machine-readable results of a finished (or interrupted) search, from the engine's trials.
 
-Built from plain data only, so the same document can come from the local runner's state or
-(later) from a cluster HyperSearch's status and Trial objects.
+Built from plain data only, so the same document comes from the local runner's state or from
+a cluster HyperSearch's status and Trial objects (:mod:`hypersearch.report.cluster`).
 """
 
 from __future__ import annotations
