@@ -264,6 +264,18 @@ def test_dashboard_and_alerts_have_data_during_a_search(
                                 end=end, step=1)  # fmt: skip
     assert {s["metric"]["trial"] for s in trainer_up["result"]} >= {"tiny-000"}, trainer_up
 
+    # The per-search phase gauge followed the search (Running, then Succeeded only) and the
+    # only replica reports that it holds the Lease.
+    phase = (
+        f'hypersearch_operator_search_phase{{job="{job}", namespace="{namespace}", search="tiny"}}'
+    )
+    history = prometheus.api("query_range", query=phase, start=started, end=end, step=1)
+    assert {s["metric"]["phase"] for s in history["result"]} == {"Running", "Succeeded"}, history
+    last = prometheus.api("query", query=phase, time=end)["result"]
+    assert [(s["metric"]["phase"], s["value"][1]) for s in last] == [("Succeeded", "1")], last
+    leader = prometheus.api("query", query=f'hypersearch_operator_leader{{job="{job}"}}', time=end)
+    assert [s["value"][1] for s in leader["result"]] == ["1"], leader
+
     # Every dashboard query parses and returns data for this search.
     empty = []
     for title, target in dashboard_targets():
@@ -295,8 +307,9 @@ def test_dashboard_and_alerts_have_data_during_a_search(
     for r in rules:
         assert r["health"] == "ok" and not r.get("lastError"), r
         assert not r["lastEvaluation"].startswith("0001"), r
-    down = next(r for r in rules if r["name"] == "HyperSearchOperatorDown")
-    assert down["state"] == "inactive", down
+    for name in ("HyperSearchOperatorDown", "HyperSearchNoLeader", "HyperSearchFailed"):
+        quiet = next(r for r in rules if r["name"] == name)
+        assert quiet["state"] == "inactive", quiet
     tr_selector = re.search(
         r"up\{[^}]*\}",
         next(r["query"] for r in rules if r["name"] == "HyperSearchTrainerTargetsDown"),

@@ -137,6 +137,7 @@ class SearchController:
     async def load(self) -> bool:
         """Validate, then rebuild the engine from the cluster; False when there is nothing to do."""
         if self.status.get("phase") in FINAL_PHASES:
+            metrics.set_search_phase(self.namespace, self.name, self.status["phase"])
             return False
         current = self.body.get("spec") or {}
         accepted = self.status.get("acceptedSpec")
@@ -200,6 +201,7 @@ class SearchController:
         self.status["observedGeneration"] = self.generation
         self.events("Warning", "Invalid", message)
         metrics.SEARCHES.labels("Invalid").inc()
+        metrics.set_search_phase(self.namespace, self.name, "Invalid")
         await self.kube.patch_status(self.namespace, names.SEARCH_PLURAL, self.name, self.status)
 
     async def _reject_edit(self) -> None:
@@ -593,6 +595,8 @@ class SearchController:
         self._export(status)
 
     def _export(self, status: Obj) -> None:
+        if status.get("phase"):
+            metrics.set_search_phase(self.namespace, self.name, status["phase"])
         for state, count in (status.get("trials") or {}).items():
             if state != "total":
                 metrics.TRIALS.labels(self.namespace, self.name, state).set(count)

@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from hypersearch.kube import names
+from hypersearch.kube import metrics, names
 from hypersearch.kube.api import Kube
 from hypersearch.kube.controller import Options, SearchController, plain
 
@@ -80,6 +80,10 @@ async def search_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) 
 
     controller = SearchController(RUNTIME.kube, raw, event, RUNTIME.options)
     await controller.run(lambda: bool(stopped), sleep)
+    # A finished search's daemon idles until the resource goes, so that its metrics go too.
+    await stopped.wait()
+    if stopped.reason and kopf.DaemonStoppingReason.RESOURCE_DELETED in stopped.reason:
+        metrics.forget_search(controller.namespace, controller.name)
 
 
 __all__ = ["RUNTIME", "Runtime", "configure", "search_daemon"]

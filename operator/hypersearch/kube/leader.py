@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from hypersearch.kube import metrics
+
 log = logging.getLogger("hypersearch.leader")
 
 
@@ -46,6 +48,8 @@ class Leader:
         self.lease_seconds = lease_seconds
         self.lost = threading.Event()
         self._last_renew = 0.0
+        self._gauge = metrics.LEADER.labels(name)
+        self._gauge.set(0)
 
     def _spec(self, acquire: datetime | None, transitions: int) -> client.V1LeaseSpec:
         now = datetime.now(UTC)
@@ -74,6 +78,7 @@ class Leader:
                     return False
                 raise
             self._last_renew = time.monotonic()
+            self._gauge.set(1)
             return True
         spec = lease.spec or client.V1LeaseSpec()
         ours = spec.holder_identity == self.identity
@@ -91,6 +96,7 @@ class Leader:
                 return False
             raise
         self._last_renew = time.monotonic()
+        self._gauge.set(1)
         return True
 
     def acquire(self, stop: threading.Event) -> bool:
@@ -123,6 +129,7 @@ class Leader:
         if not ok and time.monotonic() - self._last_renew > self.lease_seconds * 0.8:
             log.error("lost the lease %s/%s; stopping", self.namespace, self.name)
             self.lost.set()
+            self._gauge.set(0)
             return False
         return True
 
@@ -132,6 +139,7 @@ class Leader:
 
     def release(self) -> None:
         """Give the lease up on a clean exit, so a successor need not wait for it to expire."""
+        self._gauge.set(0)
         try:
             lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=5)
             if lease.spec and lease.spec.holder_identity == self.identity:

@@ -5,10 +5,22 @@ Module-level collectors in the default registry: one operator process serves one
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import Counter, Gauge, Histogram
 
 SEARCHES = Gauge(
     "hypersearch_operator_searches", "HyperSearch resources handled, by phase", ["phase"]
+)
+SEARCH_PHASE = Gauge(
+    "hypersearch_operator_search_phase",
+    "1 for each search's current phase (Running, Succeeded, Failed or Invalid); one series per search",
+    ["namespace", "search", "phase"],
+)
+LEADER = Gauge(
+    "hypersearch_operator_leader",
+    "1 while this replica holds the leader-election Lease, 0 while it waits or after losing it",
+    ["lease"],
 )
 TRIALS = Gauge(
     "hypersearch_operator_trials",
@@ -64,3 +76,25 @@ STOP_LATENCY = Histogram(
     "From the scrape that saw a trial cross a rung to its pod's deletion request",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+_phases: dict[tuple[str, str], str] = {}
+_phases_lock = threading.Lock()
+
+
+def set_search_phase(namespace: str, search: str, phase: str) -> None:
+    """Export ``phase`` as the search's current phase; the previous phase's series goes."""
+    with _phases_lock:
+        old = _phases.get((namespace, search))
+        if old is not None and old != phase:
+            SEARCH_PHASE.remove(namespace, search, old)
+        _phases[(namespace, search)] = phase
+        SEARCH_PHASE.labels(namespace, search, phase).set(1)
+
+
+def forget_search(namespace: str, search: str) -> None:
+    """Drop the search's phase series (the search was deleted)."""
+    with _phases_lock:
+        old = _phases.pop((namespace, search), None)
+        if old is not None:
+            SEARCH_PHASE.remove(namespace, search, old)

@@ -1,0 +1,88 @@
+"""Unit tests (no cluster) of the per-search phase gauge and the leader gauge."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypersearch.kube import metrics
+from hypersearch.kube.leader import Leader
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from prometheus_client import REGISTRY
+
+
+def phases(namespace: str, search: str) -> dict[str, float]:
+    """The phase series exported for one search, as phase -> value."""
+    out = {}
+    for family in REGISTRY.collect():
+        if family.name != "hypersearch_operator_search_phase":
+            continue
+        for s in family.samples:
+            if s.labels["namespace"] == namespace and s.labels["search"] == search:
+                out[s.labels["phase"]] = s.value
+    return out
+
+
+def test_search_phase_set_change_and_removal() -> None:
+    metrics.set_search_phase("ns-a", "s1", "Running")
+    metrics.set_search_phase("ns-a", "s2", "Running")
+    assert phases("ns-a", "s1") == {"Running": 1.0}
+
+    metrics.set_search_phase("ns-a", "s1", "Running")  # idempotent
+    metrics.set_search_phase("ns-a", "s1", "Failed")
+    assert phases("ns-a", "s1") == {"Failed": 1.0}  # one series per search
+    assert phases("ns-a", "s2") == {"Running": 1.0}  # others untouched
+
+    metrics.forget_search("ns-a", "s1")
+    assert phases("ns-a", "s1") == {}
+    metrics.forget_search("ns-a", "s1")  # a second deletion is harmless
+    assert phases("ns-a", "s2") == {"Running": 1.0}
+    metrics.forget_search("ns-a", "s2")
+    assert phases("ns-a", "s2") == {}
+
+
+class FakeLeases:
+    """Just enough of CoordinationV1Api: one Lease, resourceVersion-free."""
+
+    def __init__(self) -> None:
+        self.lease: client.V1Lease | None = None
+
+    def read_namespaced_lease(self, name: str, namespace: str, **_: Any) -> client.V1Lease:
+        if self.lease is None:
+            raise ApiException(status=404)
+        return self.lease
+
+    def create_namespaced_lease(self, namespace: str, body: client.V1Lease, **_: Any) -> None:
+        self.lease = body
+
+    def replace_namespaced_lease(
+        self, name: str, namespace: str, body: client.V1Lease, **_: Any
+    ) -> None:
+        self.lease = body
+
+
+def leader_value(lease: str) -> float | None:
+    return REGISTRY.get_sample_value("hypersearch_operator_leader", {"lease": lease})
+
+
+def test_leader_gauge_follows_the_lease() -> None:
+    leases = FakeLeases()
+    a = Leader(client.ApiClient(), "ns", "lease-x", identity="a", lease_seconds=15)
+    a.api = leases  # type: ignore[assignment]
+    assert leader_value("lease-x") == 0.0  # a waiting replica reports 0
+    assert a.try_acquire()
+    assert leader_value("lease-x") == 1.0
+    a.release()
+    assert leader_value("lease-x") == 0.0
+
+    # Another holder with a fresh lease: we wait (0), and losing it for good keeps 0.
+    assert a.try_acquire()
+    assert leases.lease is not None and leases.lease.spec is not None
+    leases.lease.spec.holder_identity = "b"
+    leases.lease.spec.renew_time = datetime.now(UTC)
+    assert not a.try_acquire()
+    a._last_renew = 0.0  # long ago: the renewal gives up
+    assert not a.renew()
+    assert a.lost.is_set()
+    assert leader_value("lease-x") == 0.0
