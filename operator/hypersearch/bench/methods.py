@@ -246,7 +246,10 @@ def optuna_pruner(make: Callable[[int], optuna.pruners.BasePruner], rate: float 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         pruner = make(runs.windows)
         wilcoxon = isinstance(pruner, optuna.pruners.WilcoxonPruner)
-        study = optuna.create_study(direction="minimize", pruner=pruner)
+        # HyperbandPruner assigns brackets by a hash of the study name: name it from the seed so
+        # the benchmark is reproducible.
+        name = f"bench-{int(rng.integers(1 << 31))}"
+        study = optuna.create_study(direction="minimize", pruner=pruner, study_name=name)
         cost = 0.0
         finals: dict[int, float] = {}
         stopped: dict[int, tuple[int, float]] = {}

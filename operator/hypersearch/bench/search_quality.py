@@ -201,6 +201,7 @@ def plot(rows: list[Row], path: Path) -> None:
         ax.annotate(r.name, (s["reduction"], s["regret@3"]), fontsize=6, alpha=0.8)
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=0.01)
+    ax.set_ylim(bottom=0.0)
     ax.axhline(0.1, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("total cost reduction vs. full search (×, log)")
     ax.set_ylabel("regret@3 (% of best logloss, symlog)")
