@@ -1,5 +1,5 @@
 """A small two-stage search on the real control plane, driven by the operator running with
-only its own ServiceAccount's namespaced RBAC (manifests/rbac-namespaced.yaml)."""
+only its own ServiceAccount's namespaced RBAC (manifests/namespaced/rbac.yaml)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def install_namespaced_rbac(api: client.ApiClient, namespace: str) -> None:
     core.create_namespaced_service_account(
         namespace, {"metadata": {"name": "hypersearch-operator"}}
     )
-    for doc in yaml.safe_load_all((MANIFESTS / "rbac-namespaced.yaml").read_text()):
+    for doc in yaml.safe_load_all((MANIFESTS / "namespaced" / "rbac.yaml").read_text()):
         doc["metadata"]["namespace"] = namespace
         if doc["kind"] == "Role":
             rbac.create_namespaced_role(namespace, doc)
