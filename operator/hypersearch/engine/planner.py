@@ -68,7 +68,6 @@ class Search:
         self._window_versions = np.zeros(spec.windows, dtype=np.int64)
         # Stage-1 positions for cohort lookups; failed trials are -inf so they never count.
         self._positions = np.full(self.configurations, -np.inf)
-        self._prediction_cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._memos: dict[tuple[Any, ...], Any] = {}
         self._failures = 0
 
@@ -237,10 +236,13 @@ class Search:
 
     def _predictions(self, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
         """Sign-adjusted predicted targets of all stage-1 rows from windows < ``cutoff`` (cached)."""
-        key = (cutoff, int(self._window_versions[:cutoff].sum()))
-        cached = self._prediction_cache.get(key)
-        if cached is not None and cached[0].size == self.table.rows:
-            return cached
+        key = (cutoff, int(self._window_versions[:cutoff].sum()), self.table.rows)
+        result: tuple[np.ndarray, np.ndarray] = self._memo(
+            "predict", key, lambda: self._predict_rows(cutoff)
+        )
+        return result
+
+    def _predict_rows(self, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
         rows = self.table.rows
         values = clip_outliers(self.table.values[:rows, :cutoff])
         data = [t.data for t in self.trials[:rows]]
@@ -256,11 +258,7 @@ class Search:
             strata={s: clip_outliers(v[:rows, :cutoff]) for s, v in self.table.strata.items()},
             strata_counts={s: c[:rows, :cutoff] for s, c in self.table.strata_counts.items()},
         )
-        result = self.predictor.predict(ctx)
-        if len(self._prediction_cache) > 64:
-            self._prediction_cache.clear()
-        self._prediction_cache[key] = result
-        return result
+        return self.predictor.predict(ctx)
 
     def _predict_into(self, trial: Trial, cutoff: int | None = None) -> None:
         """Store the trial's predicted target (from windows < ``cutoff``, default all)."""
