@@ -24,6 +24,36 @@ def phases(namespace: str, search: str) -> dict[str, float]:
     return out
 
 
+def series(namespace: str, search: str) -> set[str]:
+    """Names of the samples labelled with this search, of every operator metric."""
+    return {
+        s.name
+        for family in REGISTRY.collect()
+        if family.name.startswith("hypersearch_operator_")
+        for s in family.samples
+        if s.labels.get("namespace") == namespace and s.labels.get("search") == search
+    }
+
+
+def test_deleting_a_search_drops_all_its_series_and_no_others() -> None:
+    for search in ("gone", "kept"):
+        metrics.set_search_phase("ns-d", search, "Running")
+        metrics.TRIALS.labels("ns-d", search, "running").set(3)
+        metrics.STOPS.labels("ns-d", search).inc()
+        metrics.FAILURES.labels("ns-d", search).inc()
+        metrics.PREDICTED.labels("ns-d", search, f"{search}-000").set(0.5)
+        metrics.OBSERVED.labels("ns-d", search, f"{search}-full-000").set(0.4)
+        metrics.EXAMPLES_SAVED.labels("ns-d", search).set(100)
+        metrics.COST_REDUCTION.labels("ns-d", search).set(4.0)
+    kept = series("ns-d", "kept")
+    assert len(kept) >= 8, kept
+
+    metrics.forget_search("ns-d", "gone")
+    assert series("ns-d", "gone") == set()
+    assert series("ns-d", "kept") == kept
+    metrics.forget_search("ns-d", "kept")
+
+
 def test_search_phase_set_change_and_removal() -> None:
     metrics.set_search_phase("ns-a", "s1", "Running")
     metrics.set_search_phase("ns-a", "s2", "Running")

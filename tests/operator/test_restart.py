@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypersearch.kube import trail
 from kubernetes import client
 
 from tests.cluster import Cluster
@@ -54,3 +55,51 @@ def test_leader_killed_mid_search_standby_finishes_without_duplicates(
     reasons = [r for _, r, _ in events(k8s, namespace, "restart")]
     assert reasons.count("Started") == 1 and "Resumed" in reasons
     assert reasons.count("TrialStarted") == 6, reasons
+
+
+def test_events_a_crashed_leader_never_posted_are_posted_by_its_successor(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    """Kopf posts events from memory, so a SIGKILL can lose the last ones. Losing them is
+    made certain here by deleting them while no replica runs; the next leader posts each
+    missing one once, marked as posted after the takeover."""
+    first = operator_factory()
+    doc = tiny_search("trail", trials=6)
+    env = doc["spec"]["trialTemplate"]["spec"]["containers"][0]["env"]
+    env[0]["value"] = "synth:agrawal?windows=12&window_rows=6000"
+    create_search(k8s, namespace, doc)
+
+    def loser_with_both_events() -> str | None:
+        posted = {(r, m.split(":")[0]) for _, r, m in events(k8s, namespace, "trail")}
+        stopped = [n for r, n in posted if r == "TrialStopped"]
+        return next((n for n in stopped if ("TrialStarted", n) in posted), None)
+
+    loser = wait_until(loser_with_both_events, 120, "a trial stopped with its events posted")
+    first.kill()
+    core = client.CoreV1Api(k8s)
+    lost = [
+        e
+        for e in core.list_namespaced_event(namespace).items
+        if e.involved_object.name == "trail"
+        and (e.message or "").startswith(f"{loser}:")
+        and e.reason in ("TrialStarted", "TrialStopped")
+    ]
+    assert sorted(e.reason for e in lost) == ["TrialStarted", "TrialStopped"]
+    for e in lost:
+        core.delete_namespaced_event(e.metadata.name, namespace)
+
+    operator_factory()
+    search = wait_phase(cluster, k8s, namespace, "trail", ("Succeeded", "Failed"), timeout=150)
+    assert search["status"]["phase"] == "Succeeded", search["status"].get("reason")
+    trail_events = [(r, m.split(":")[0], m) for _, r, m in events(k8s, namespace, "trail")]
+    states = {t["metadata"]["name"]: t["status"]["state"] for t in trials(k8s, namespace)}
+    for name, state in states.items():
+        if name.startswith("trail-full"):
+            continue
+        assert [r for r, n, _ in trail_events if n == name and r == "TrialStarted"] == [
+            "TrialStarted"
+        ], trail_events
+        want = ["TrialStopped"] if state == "Stopped" else []
+        assert [r for r, n, _ in trail_events if n == name and r == "TrialStopped"] == want
+    reposted = {(r, n) for r, n, m in trail_events if m.endswith(trail.TAKEOVER_NOTE)}
+    assert {("TrialStarted", loser), ("TrialStopped", loser)} <= reposted, trail_events

@@ -86,7 +86,7 @@ app.kubernetes.io/part-of: hypersearch
   verbs: [get, list, watch, create, delete]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create, patch, list]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}

@@ -134,6 +134,16 @@ class Kube:
                 return False
             raise
 
+    async def events_about(self, namespace: str, uid: str) -> list[Obj]:
+        """The events whose involved object has this uid (one object, not a reused name)."""
+        raw = await self._call(
+            "list",
+            self.core.list_namespaced_event,
+            namespace,
+            field_selector=f"involvedObject.uid={uid}",
+        )
+        return list(raw.get("items") or [])
+
     async def list(self, namespace: str, api_version: str, kind: str, selector: str) -> list[Obj]:
         if (api_version, kind) in _CORE:
             raw = await self._call(

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
+from kubernetes.client.exceptions import ApiException
 
 from hypersearch.engine import Finish, Search, StartTrial, StopTrial, TrialReport, TrialState
 from hypersearch.engine.actions import Action
 from hypersearch.engine.planner import trial_env
-from hypersearch.kube import metrics, names
+from hypersearch.kube import metrics, names, trail
 from hypersearch.kube.api import Kube
 from hypersearch.kube.conditions import set_condition
 from hypersearch.kube.resources import (
@@ -123,6 +124,7 @@ class SearchController:
         self.stop_latencies: list[float] = []
         self._pending_failures: list[tuple[int, str]] = []
         self.rounds = 0
+        self.resumed = False
 
     # ----------------------------------------------------------------- loading
 
@@ -169,7 +171,7 @@ class SearchController:
         if not self.status.get("acceptedSpec"):
             self.status["acceptedSpec"] = current
             self.status["specDigest"] = spec_digest(current)
-        resumed = bool(resources)
+        resumed = self.resumed = bool(resources)
         self.status["conditions"] = set_condition(
             self.status.get("conditions") or [],
             "Running",
@@ -188,8 +190,24 @@ class SearchController:
             self.events("Normal", "Started", f"search started: {self.spec.trials} trials")
         else:
             self.events("Normal", "Resumed", f"resumed with {len(self.search.trials)} trials")
+            await self._post_lost_events()
         await self.persist_search(force=True)
         return True
+
+    async def _post_lost_events(self) -> None:
+        """Post the trial events a crashed leader decided on but never got to post."""
+        assert self.search is not None
+        uid = (self.body.get("metadata") or {}).get("uid")
+        if not uid:
+            return
+        try:
+            items = await self.kube.events_about(self.namespace, uid)
+        except ApiException as e:  # e.g. RBAC from an older install without "list events"
+            log.warning("cannot list the events of %s/%s: %s", self.namespace, self.name, e.reason)
+            return
+        posted = [(e.get("type", ""), e.get("reason", ""), e.get("message") or "") for e in items]
+        for type_, reason, message in trail.missing(trail.expected(self.search.trials), posted):
+            self.events(type_, reason, message + trail.TAKEOVER_NOTE)
 
     async def _invalid(self, message: str) -> None:
         self.status["phase"] = "Invalid"
@@ -297,17 +315,22 @@ class SearchController:
                 failed = condition_true(obj, self.spec.workload.failure_condition)
                 if failed:
                     why = f"workload failed: {failed.get('reason', '')} {failed.get('message', '')}"
-                    await self.apply(self.search.finished(trial.id, False, why.strip()))
+                    await self._failed(trial.id, why.strip())
                     continue
             else:
                 if not pods:
                     if by_trial.get(trial.name):
                         continue  # being deleted by someone; recreate once it is gone
-                    await self._recreate(trial.id, "its pod was deleted by someone else")
+                    await self._recreate(
+                        trial.id,
+                        "its pod was missing when this replica took over"
+                        if self.rounds == 1 and self.resumed
+                        else "its pod was deleted by someone else",
+                    )
                     continue
                 phase = (pods[0].get("status") or {}).get("phase")
                 if phase == "Failed":
-                    await self.apply(self.search.finished(trial.id, False, pod_failure(pods[0])))
+                    await self._failed(trial.id, pod_failure(pods[0]))
                     continue
                 if phase == "Succeeded":
                     await self.apply(self.search.finished(trial.id, True))
@@ -322,6 +345,13 @@ class SearchController:
                 targets[trial.id] = f"http://{ip}:{m.port}{m.path}"
         return targets
 
+    async def _failed(self, trial_id: int, why: str) -> None:
+        """A trial's pod or workload ended in failure on its own."""
+        assert self.search is not None
+        self.events(*trail.failed(self.search.trials[trial_id].name, why))
+        metrics.FAILURES.labels(self.namespace, self.name).inc()
+        await self.apply(self.search.finished(trial_id, False, why))
+
     async def _recreate(self, trial_id: int, why: str) -> None:
         assert self.search is not None and self.spec is not None
         trial = self.search.trials[trial_id]
@@ -329,7 +359,7 @@ class SearchController:
         self.recreated[trial_id] = count
         if count > self.options.max_pod_recreations:
             reason = f"{why}, {count - 1} times; giving up"
-            self.events("Warning", "TrialFailed", f"{trial.name}: {reason}")
+            self.events(*trail.failed(trial.name, reason))
             await self.apply(self.search.finished(trial_id, False, reason))
             return
         self.events("Warning", "Recreated", f"{trial.name}: {why}; recreating it")
@@ -436,7 +466,7 @@ class SearchController:
         while self._pending_failures:
             tid, reason = self._pending_failures.pop(0)
             trial = self.search.trials[tid]
-            self.events("Warning", "TrialFailed", f"{trial.name}: {reason}")
+            self.events(*trail.failed(trial.name, reason))
             metrics.FAILURES.labels(self.namespace, self.name).inc()
             queue += self.search.finished(tid, False, reason)
             await self._delete_child(tid)
@@ -472,22 +502,15 @@ class SearchController:
                 else workload(self.spec, self.body, a)
             )
         except TemplateError as e:
-            self.events("Warning", "TrialFailed", f"{a.name}: could not start: {e}")
-            await self.apply(self.search.finished(a.trial, False, f"could not start: {e}"))
+            why = f"{trail.COULD_NOT_START}: {e}"
+            self.events(*trail.failed(a.name, why))
+            await self.apply(self.search.finished(a.trial, False, why))
             return
         created = await self.kube.create(self.namespace, body)
         if a.stage == 2:
-            self.events(
-                "Normal",
-                "Promoted",
-                f"{a.name}: full training of {self.search.trials[trial.source or 0].name}",
-            )
+            self.events(*trail.promoted(a.name, self.search.trials[trial.source or 0].name))
         elif created is not None:
-            self.events(
-                "Normal",
-                "TrialStarted",
-                f"{a.name}: {' '.join(f'{k}={v}' for k, v in a.params.items())}",
-            )
+            self.events(*trail.started(a.name, a.params))
 
     async def _delete_child(self, tid: int) -> None:
         assert self.search is not None and self.spec is not None
@@ -507,10 +530,10 @@ class SearchController:
             metrics.STOP_LATENCY.observe(latency)
         if a.failed:
             metrics.FAILURES.labels(self.namespace, self.name).inc()
-            self.events("Warning", "TrialFailed", f"{a.name}: {a.reason}")
+            self.events(*trail.failed(a.name, a.reason))
         else:
             metrics.STOPS.labels(self.namespace, self.name).inc()
-            self.events("Normal", "TrialStopped", f"{a.name}: {a.reason}")
+            self.events(*trail.stopped(a.name, a.reason))
 
     def _finish_conditions(self, a: Finish) -> None:
         kind = "Succeeded" if a.succeeded else "Failed"

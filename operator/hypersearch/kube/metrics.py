@@ -92,9 +92,15 @@ def set_search_phase(namespace: str, search: str, phase: str) -> None:
         SEARCH_PHASE.labels(namespace, search, phase).set(1)
 
 
+# Every collector with one series (or one per trial) per search.
+PER_SEARCH = (TRIALS, STOPS, FAILURES, PREDICTED, OBSERVED, EXAMPLES_SAVED, COST_REDUCTION)
+
+
 def forget_search(namespace: str, search: str) -> None:
-    """Drop the search's phase series (the search was deleted)."""
+    """Drop every series of a deleted search, so that deleted searches don't pile up."""
     with _phases_lock:
         old = _phases.pop((namespace, search), None)
         if old is not None:
             SEARCH_PHASE.remove(namespace, search, old)
+    for collector in PER_SEARCH:
+        collector.remove_by_labels({"namespace": namespace, "search": search})
