@@ -10,7 +10,10 @@ from kubernetes import client
 
 from tests.cluster import Cluster
 from tests.operator.conftest import (
+    GROUP,
+    VERSION,
     create_search,
+    custom,
     events,
     tiny_search,
     trials,
@@ -67,6 +70,8 @@ def test_crashing_trainer_fails_its_trial_and_deleted_pod_is_recreated(
 
     victim = wait_until(healthy_running, 90, "a healthy trial pod to run")
     core.delete_namespaced_pod(victim, namespace, grace_period_seconds=0)
+    # ...and its Trial resource (the record): the operator writes it back.
+    custom(k8s).delete_namespaced_custom_object(GROUP, VERSION, namespace, "trials", victim)
 
     search = wait_phase(cluster, k8s, namespace, "crash", ("Succeeded", "Failed"), timeout=150)
     assert search["status"]["phase"] == "Succeeded", search["status"].get("reason")
@@ -79,7 +84,12 @@ def test_crashing_trainer_fails_its_trial_and_deleted_pod_is_recreated(
     assert search["status"]["trials"]["failed"] == len(failed)
     msgs = events(k8s, namespace, "crash")
     assert any(r == "Recreated" and victim in m for _, r, m in msgs), msgs
+    for name in failed:  # a pod that fails on its own is reported once, with the reason
+        fails = [m for _, r, m in msgs if r == "TrialFailed" and m.startswith(f"{name}:")]
+        assert len(fails) == 1 and "exited with code 2" in fails[0], msgs
     assert states[victim]["state"] in ("Completed", "Stopped")
+    assert states[victim]["record"]["windows"], states[victim]  # the record came back whole
+    assert any(r == "Recreated" and f"Trial {victim} was deleted" in m for _, r, m in msgs), msgs
 
 
 def test_broken_metrics_endpoints_fail_trials_with_the_reason(
