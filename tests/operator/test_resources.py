@@ -59,20 +59,37 @@ def test_stage2_default_is_a_job_around_the_trial_template() -> None:
     assert labels["hypersearch.dev/trial"] == start.name
 
 
-def test_custom_workload_kind_gets_params_substituted() -> None:
+def test_custom_workload_kind_gets_params_labels_and_env_in_every_pod_template() -> None:
     doc = tiny_search(
         "s",
         stage2={"topK": 1, "workload": {
             "apiVersion": "kubeflow.org/v1", "kind": "PyTorchJob",
-            "template": {"pytorchReplicaSpecs": {"Worker": {"replicas": 2, "template": {
-                "spec": {"containers": [{"name": "t", "args": ["--lr={{params.lr}}"]}]}}}}},
+            "template": {"runPolicy": {"cleanPodPolicy": "None"}, "pytorchReplicaSpecs": {
+                "Master": {"replicas": 1, "template": {"metadata": {"labels": {"team": "ads"}},
+                    "spec": {"containers": [{"name": "pytorch", "args": ["--lr={{params.lr}}"],
+                                             "env": [{"name": "MODE", "value": "{{params.lr}}"}]},
+                                            {"name": "sidecar"}]}}},
+                "Worker": {"replicas": 2, "template": {
+                    "spec": {"containers": [{"name": "pytorch", "args": ["--lr={{params.lr}}"]}]}}},
+            }},
         }},
     )  # fmt: skip
     _, start = first_start(doc)
     obj = workload(parse(doc), search_object(doc), start)
     assert obj["kind"] == "PyTorchJob"
-    args = obj["spec"]["pytorchReplicaSpecs"]["Worker"]["template"]["spec"]["containers"][0]
-    assert args["args"] == [f"--lr={start.params['lr']}"]
+    assert obj["spec"]["runPolicy"] == {"cleanPodPolicy": "None"}
+    lr = str(start.params["lr"])
+    for replica in ("Master", "Worker"):
+        template = obj["spec"]["pytorchReplicaSpecs"][replica]["template"]
+        assert template["metadata"]["labels"]["hypersearch.dev/trial"] == start.name
+        first = template["spec"]["containers"][0]
+        assert first["args"] == [f"--lr={lr}"]
+        env = {e["name"]: e.get("value") for e in first["env"]}
+        assert env["HS_PARAM_lr"] == lr and "HS_DATA_STOP" in env and "HS_METRICS_PORT" in env
+    master = obj["spec"]["pytorchReplicaSpecs"]["Master"]["template"]
+    assert master["metadata"]["labels"]["team"] == "ads"
+    assert {e["name"]: e.get("value") for e in master["spec"]["containers"][0]["env"]}["MODE"] == lr
+    assert "env" not in master["spec"]["containers"][1]  # only the first container
 
 
 def test_state_round_trips_through_trial_statuses_even_without_nulls() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from hypersearch.engine import StartTrial
@@ -113,18 +114,13 @@ def _executor_env(spec: SearchSpec, namespace: str, start: StartTrial) -> list[O
     return env
 
 
-def pod_template(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
-    """The trial template with labels, HS_* env and substituted args (a PodTemplateSpec)."""
-    template = copy.deepcopy(spec.trial_template)
-    pod_spec = template.setdefault("spec", {})
-    containers = pod_spec.get("containers") or []
-    if not containers or not isinstance(containers[0], dict):
-        raise TemplateError("spec.trialTemplate.spec.containers[0] is missing")
+def _decorate(template: Obj, spec: SearchSpec, search: Obj, start: StartTrial) -> None:
+    """Give a PodTemplateSpec our labels, and its first container our env and substituted args."""
     meta = template.setdefault("metadata", {})
     meta.setdefault("labels", {}).update(
         labels(search["metadata"]["name"], start.name, start.stage)
     )
-    first = containers[0]
+    first = template["spec"]["containers"][0]
     first["args"] = [substitute(str(a), start.params) for a in first.get("args") or []]
     ours = _executor_env(spec, search["metadata"]["namespace"], start)
     taken = {e["name"] for e in ours}
@@ -134,8 +130,34 @@ def pod_template(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
         if "value" in e:
             e["value"] = substitute(str(e["value"]), start.params)
     first["env"] = user + ours
+
+
+def pod_template(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
+    """The trial template with labels, HS_* env and substituted args (a PodTemplateSpec)."""
+    template = copy.deepcopy(spec.trial_template)
+    pod_spec = template.setdefault("spec", {})
+    containers = pod_spec.get("containers") or []
+    if not containers or not isinstance(containers[0], dict):
+        raise TemplateError("spec.trialTemplate.spec.containers[0] is missing")
+    _decorate(template, spec, search, start)
     pod_spec.setdefault("restartPolicy", "Never")
     return template
+
+
+def pod_templates(value: Any) -> Iterator[Obj]:
+    """Every PodTemplateSpec (``{metadata, spec: {containers: [...]}}``) inside a workload's
+    spec: a Job's ``template``, each of a PyTorchJob's ``pytorchReplicaSpecs.*.template``..."""
+    if isinstance(value, dict):
+        inner = value.get("spec")
+        containers = inner.get("containers") if isinstance(inner, dict) else None
+        if isinstance(containers, list) and containers and isinstance(containers[0], dict):
+            yield value
+            return
+        for v in value.values():
+            yield from pod_templates(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from pod_templates(v)
 
 
 def trial_pod(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
@@ -159,7 +181,8 @@ def workload(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
     """The stage-2 full-training workload: a batch/v1 Job by default, else the spec's kind.
 
     A custom kind's ``template`` is its ``spec`` with ``{{params.NAME}}`` substituted in every
-    string; its pods must carry the ``hypersearch.dev/trial`` label to be scraped.
+    string; every pod template found inside gets the trial's labels (so its pods are scraped)
+    and the control-protocol env in its first container.
     """
     w = spec.workload
     meta = {
@@ -177,12 +200,15 @@ def workload(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
             "spec": {"backoffLimit": 0, "template": template},
         }
     body = _substitute_all(copy.deepcopy(w.template or {}), start.params)
-    if (w.api_version, w.kind) == ("batch/v1", "Job"):
-        # A Job template: the pod template inside still gets our labels and env.
+    found = list(pod_templates(body))
+    if (w.api_version, w.kind) == ("batch/v1", "Job") and not found:
+        # A Job template without a pod spec runs the trial template.
         pod = body.setdefault("template", {})
         merged = pod_template(spec, search, start)
         pod.setdefault("metadata", {}).setdefault("labels", {}).update(merged["metadata"]["labels"])
-        pod.setdefault("spec", merged["spec"])
+        pod["spec"] = merged["spec"]
+    for template in found:  # every replica's pods can be found, scraped and configured
+        _decorate(template, spec, search, start)
     return {"apiVersion": w.api_version, "kind": w.kind, "metadata": meta, "spec": body}
 
 
@@ -202,6 +228,7 @@ __all__ = [
     "owner_reference",
     "params_text",
     "pod_template",
+    "pod_templates",
     "substitute",
     "trial_pod",
     "trial_resource",
