@@ -49,3 +49,36 @@ def test_only_events_never_posted_are_missing() -> None:
         trail.failed("s-003", f"{trail.COULD_NOT_START}: bad template"),
     ]
     assert trail.missing(wanted, wanted) == []
+
+
+def test_only_decisions_after_the_oldest_surviving_event_are_checked() -> None:
+    """Events expire after a TTL: an absent event about an older decision is not lost."""
+    search = search_with_endings()
+    written = {
+        "s-000": trail.Written(created=100.0, updated=100.0),  # all before the horizon
+        "s-001": trail.Written(created=100.0, updated=500.0),  # started before, stopped after
+        "s-002": trail.Written(created=400.0, updated=450.0),  # all after
+    }  # s-003 has no Trial resource: nothing to date it by
+    got = [(r, m.split(":")[0]) for _, r, m in trail.expected(search.trials, written, 300.0)]
+    assert got == [("TrialStopped", "s-001"), ("TrialStarted", "s-002"), ("TrialFailed", "s-002")]
+    assert trail.missing(trail.expected(search.trials, written, 300.0), []) == [
+        trail.stopped("s-001", search.trials[1].reason),
+        trail.started("s-002", search.trials[2].params),
+        trail.failed("s-002", "exit code 1"),
+    ]
+
+
+def test_written_at_reads_creation_and_the_latest_managed_field() -> None:
+    resource = {
+        "metadata": {
+            "creationTimestamp": "2026-12-01T17:00:00Z",
+            "managedFields": [
+                {"manager": "op", "operation": "Update", "time": "2026-12-01T17:00:00Z"},
+                {"manager": "op", "operation": "Update", "time": "2026-12-01T17:05:30Z",
+                 "subresource": "status"},
+            ],
+        }
+    }  # fmt: skip
+    w = trail.written_at(resource)
+    assert w is not None and w.updated - w.created == 330.0
+    assert trail.written_at({"metadata": {}}) is None

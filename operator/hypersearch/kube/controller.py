@@ -190,11 +190,16 @@ class SearchController:
             self.events("Normal", "Started", f"search started: {self.spec.trials} trials")
         else:
             self.events("Normal", "Resumed", f"resumed with {len(self.search.trials)} trials")
-            await self._post_lost_events()
+            written = {
+                r["metadata"]["name"]: w
+                for r in resources
+                if (w := trail.written_at(r)) is not None
+            }
+            await self._post_lost_events(written)
         await self.persist_search(force=True)
         return True
 
-    async def _post_lost_events(self) -> None:
+    async def _post_lost_events(self, written: dict[str, trail.Written]) -> None:
         """Post the trial events a crashed leader decided on but never got to post."""
         assert self.search is not None
         uid = (self.body.get("metadata") or {}).get("uid")
@@ -206,7 +211,12 @@ class SearchController:
             log.warning("cannot list the events of %s/%s: %s", self.namespace, self.name, e.reason)
             return
         posted = [(e.get("type", ""), e.get("reason", ""), e.get("message") or "") for e in items]
-        for type_, reason, message in trail.missing(trail.expected(self.search.trials), posted):
+        times = [trail.timestamp((e.get("metadata") or {}).get("creationTimestamp")) for e in items]
+        known = [t for t in times if t is not None]
+        if not known:
+            return  # every event expired (or none was ever posted): nothing to compare with
+        wanted = trail.expected(self.search.trials, written, horizon=min(known))
+        for type_, reason, message in trail.missing(wanted, posted):
             self.events(type_, reason, message + trail.TAKEOVER_NOTE)
 
     async def _invalid(self, message: str) -> None:
