@@ -78,8 +78,8 @@ def replay(
             elif isinstance(a, StopTrial):
                 runs.pop(a.trial, None)
                 result.stops.append(a)
-            else:
-                result.finish = a
+            elif isinstance(a, Finish):
+                result.finish = a  # (ReuseRun needs nothing: the trial is already complete)
 
     ticks = 0
     while search.phase == "Running" and (max_ticks is None or ticks < max_ticks):

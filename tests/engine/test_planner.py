@@ -201,3 +201,39 @@ def test_confidence_makes_fewer_and_surer_stops() -> None:
     assert 0 < len(sure.stops) < len(plain.stops)
     assert all("at 95% confidence" in s.reason for s in sure.stops)
     assert sure.search.cost().total > plain.search.cost().total
+
+
+def test_a_stage1_run_on_the_full_data_is_not_trained_again() -> None:
+    """Stage 1 on the whole stream at rate 1 (ASHA-style): a promoted trial that ran to the
+    end already is its full run (same data, same seed); stage 2 records it instead of paying
+    for it twice."""
+    world = make_world(N, T, seed=4)
+    stage1 = {"data": {"rate": 1.0}, "stopping": {"rule": "performance"}}
+    spec = search_spec(N, T, stage1=stage1, parallelism=9)
+    assert spec.stage1_data == spec.stage2_data
+    result = replay(spec, world.curves)
+    search = result.search
+    assert search.phase == "Succeeded", search.reason
+    stage2 = [t for t in search.trials if t.stage == 2]
+    assert [t.source for t in stage2] == search.promoted
+    for t in stage2:
+        src = search.trials[t.source or 0]
+        assert src.state is TrialState.COMPLETED
+        assert t.state is TrialState.COMPLETED and t.examples == 0
+        assert t.reason.startswith(f"reused {src.name}")
+        assert t.windows == src.windows
+        target = [src.windows[w].value for w in spec.target_windows]
+        assert t.final == float(np.mean(target))
+    cost = search.cost()
+    assert cost.stage2 == 0 and cost.total == cost.stage1
+    assert search.winner is not None and search.trials[search.winner].stage == 2
+    # Restoring the state mid-way or at the end changes nothing.
+    again = Search.from_state(spec, json.loads(json.dumps(search.to_state())))
+    assert again.to_state() == search.to_state()
+
+
+def test_a_sub_sampled_stage1_run_is_trained_again_in_full() -> None:
+    world = make_world(N, T, seed=4)
+    search = replay(spec_for(), world.curves).search
+    stage2 = [t for t in search.trials if t.stage == 2]
+    assert stage2 and all(t.examples > 0 and not t.reason.startswith("reused") for t in stage2)

@@ -78,3 +78,32 @@ def test_invalid_manifest_and_state_dir_conflicts(tmp_path: Path) -> None:
     assert r.returncode == 2 and "--resume" in r.stderr
     r = run_cli("report", str(tmp_path / "nothing"))
     assert r.returncode == 2 and "results.json" in r.stderr
+
+
+def test_stage1_on_the_full_data_hands_its_finished_runs_to_stage2(
+    tmp_path: Path, tiny_dataset: Path
+) -> None:
+    """Stage 1 on all data without stopping: the winners already ran fully; nothing reruns."""
+    doc = quickstart_reduced(tiny_dataset)
+    doc["spec"]["trials"] = 3
+    doc["spec"]["stage1"]["data"]["rate"] = 1.0
+    doc["spec"]["stage1"]["stopping"] = {"rule": "none"}
+    manifest = write_manifest(tmp_path / "full.yaml", doc)
+    out = tmp_path / "results"
+    done = run_cli("run", str(manifest), "--state-dir", str(out), timeout=400)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["phase"] == "Succeeded"
+    assert results["cost"]["stage2Examples"] == 0
+    assert results["cost"]["reduction"] == 1.0  # every configuration trained once, fully
+    stage1 = {t["name"]: t for t in results["trials"] if t["stage"] == 1}
+    stage2 = [t for t in results["trials"] if t["stage"] == 2]
+    assert len(stage2) == 2
+    for t in stage2:
+        assert t["state"] == "Completed" and t["reason"].startswith("reused"), t
+        assert t["final"] is not None
+    state = json.loads((out / "state.json").read_text())
+    kinds = {(name, kind) for _, name, kind, _ in state["events"]}
+    for t in stage2:
+        assert (t["name"], "reused") in kinds and (t["name"], "start") not in kinds
+    assert all((name, "start") in kinds for name in stage1)

@@ -4,7 +4,7 @@ Executors (the Kopf operator, the local runner, the benchmark replay) feed it ob
 apply the actions it returns; its state is plain data so a restarted executor resumes exactly.
 """
 
-from hypersearch.engine.actions import Action, Finish, StartTrial, StopTrial
+from hypersearch.engine.actions import Action, Finish, ReuseRun, StartTrial, StopTrial
 from hypersearch.engine.observations import TrialReport, WindowStat
 from hypersearch.engine.planner import Search
 from hypersearch.engine.trial import Trial, TrialState
@@ -12,6 +12,7 @@ from hypersearch.engine.trial import Trial, TrialState
 __all__ = [
     "Action",
     "Finish",
+    "ReuseRun",
     "Search",
     "StartTrial",
     "StopTrial",

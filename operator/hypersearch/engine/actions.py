@@ -34,6 +34,18 @@ class StopTrial:
 
 
 @dataclass(frozen=True)
+class ReuseRun:
+    """A stage-2 trial that needs no run: its source's stage-1 run already trained on exactly
+    the full-training data (same windows, rate and seed), so its result is the full result.
+    The executor records the trial (it is already Completed); nothing is started."""
+
+    trial: int
+    name: str
+    source: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Finish:
     """The search is over: succeeded with a winner, or failed with a reason."""
 
@@ -42,4 +54,4 @@ class Finish:
     winner: int | None = None
 
 
-Action = StartTrial | StopTrial | Finish
+Action = StartTrial | StopTrial | ReuseRun | Finish

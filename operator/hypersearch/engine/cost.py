@@ -53,7 +53,7 @@ def full_run_examples(trials: Iterable[Trial], windows: int) -> float | None:
     estimates = []
     for t in trials:
         full = t.data.rate >= 1.0 and t.data.start == 0 and t.data.stop >= windows
-        if t.state is TrialState.COMPLETED and full:
+        if t.state is TrialState.COMPLETED and full and t.examples > 0:  # not a reused run
             return t.examples
         covered = min(t.position, t.data.stop) - t.data.start
         if covered >= 1.0 and t.examples > 0:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from hypersearch.engine.actions import Action, Finish, StartTrial, StopTrial
+from hypersearch.engine.actions import Action, Finish, ReuseRun, StartTrial, StopTrial
 from hypersearch.engine.cost import Cost, full_run_examples
 from hypersearch.engine.observations import (
     ObservationTable,
@@ -345,13 +345,17 @@ class Search:
         for source in self.promoted:
             if source in started:
                 continue
-            if self._running(2) >= self.spec.stage2_parallelism:
-                break
             src = self.trials[source]
             name = f"{self.spec.name}-full-{source:03d}"
             trial = Trial(
                 len(self.trials), name, 2, dict(src.params), self.spec.stage2_data, source=source
             )
+            final = self._target_mean(src) if self._already_full(src) else None
+            if final is not None:
+                actions.append(self._reuse(trial, src, final))
+                continue
+            if self._running(2) >= self.spec.stage2_parallelism:
+                break
             actions.append(self._start(trial))
         if actions or self._running(2) or len(self._stage(2)) < len(self.promoted):
             return actions
@@ -367,6 +371,31 @@ class Search:
             f"winner {best.name}: {self.spec.metric} {best.final:.4f} on the evaluation window "
             f"after full training",
         )
+
+    def _already_full(self, src: Trial) -> bool:
+        """Did this stage-1 run train on exactly the full-training data, to the end?
+
+        Every trial gets the search's seed, so a stage-2 run of it would repeat it exactly.
+        """
+        a, b = src.data, self.spec.stage2_data
+        same_sample = a.rate == b.rate and (a.sampling == b.sampling or a.rate >= 1.0)
+        return (
+            src.state is TrialState.COMPLETED
+            and (a.start, a.stop) == (b.start, b.stop)
+            and same_sample
+        )
+
+    def _reuse(self, trial: Trial, src: Trial, final: float) -> ReuseRun:
+        trial.state = TrialState.COMPLETED
+        trial.windows = dict(src.windows)
+        trial.position = src.position
+        trial.final = final
+        trial.reason = (
+            f"reused {src.name}: its stage-1 run already trained on the full-training data; "
+            f"{self.spec.metric} {final:.4f} on the evaluation window"
+        )
+        self.trials.append(trial)
+        return ReuseRun(trial.id, trial.name, src.id, trial.reason)
 
     def _target_mean(self, trial: Trial) -> float | None:
         target = [w for w in self.spec.target_windows if w < trial.data.stop]

@@ -21,7 +21,15 @@ from typing import Any, Protocol
 import aiohttp
 from kubernetes.client.exceptions import ApiException
 
-from hypersearch.engine import Finish, Search, StartTrial, StopTrial, TrialReport, TrialState
+from hypersearch.engine import (
+    Finish,
+    ReuseRun,
+    Search,
+    StartTrial,
+    StopTrial,
+    TrialReport,
+    TrialState,
+)
 from hypersearch.engine.actions import Action
 from hypersearch.engine.planner import trial_env
 from hypersearch.kube import metrics, names, trail
@@ -492,6 +500,9 @@ class SearchController:
         starts = [a for a in queue if isinstance(a, StartTrial)]
         for i in range(0, len(starts), 16):
             await asyncio.gather(*(self._start(a) for a in starts[i : i + 16]))
+        for a in queue:
+            if isinstance(a, ReuseRun):
+                await self._reuse(a)
         # Many losers cross the same rung in one round: stop them concurrently.
         stops = [a for a in queue if isinstance(a, StopTrial)]
         for i in range(0, len(stops), 32):
@@ -521,6 +532,13 @@ class SearchController:
             self.events(*trail.promoted(a.name, self.search.trials[trial.source or 0].name))
         elif created is not None:
             self.events(*trail.started(a.name, a.params))
+
+    async def _reuse(self, a: ReuseRun) -> None:
+        """Record a stage-2 trial whose stage-1 run already was the full run: no workload."""
+        body = trial_resource(self.body, self._start_action(a.trial), a.source)
+        await self.kube.create(self.namespace, body)
+        await self.persist_trial(a.trial, force=True)
+        self.events(*trail.reused(a.name, a.reason))
 
     async def _delete_child(self, tid: int) -> None:
         assert self.search is not None and self.spec is not None

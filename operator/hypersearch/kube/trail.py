@@ -32,6 +32,11 @@ def promoted(name: str, source: str) -> Event:
     return "Normal", "Promoted", f"{name}: full training of {source}"
 
 
+def reused(name: str, reason: str) -> Event:
+    """A promotion that needs no run (the stage-1 run already was the full run)."""
+    return "Normal", "Promoted", f"{name}: {reason}"
+
+
 def stopped(name: str, reason: str) -> Event:
     return "Normal", "TrialStopped", f"{name}: {reason}"
 
@@ -113,6 +118,7 @@ __all__ = [
     "failed",
     "missing",
     "promoted",
+    "reused",
     "started",
     "stopped",
     "timestamp",

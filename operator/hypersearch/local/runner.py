@@ -19,7 +19,15 @@ from typing import Any
 
 import aiohttp
 
-from hypersearch.engine import Finish, Search, StartTrial, StopTrial, TrialReport, TrialState
+from hypersearch.engine import (
+    Finish,
+    ReuseRun,
+    Search,
+    StartTrial,
+    StopTrial,
+    TrialReport,
+    TrialState,
+)
 from hypersearch.engine.actions import Action
 from hypersearch.engine.planner import trial_env
 from hypersearch.local.command import build_command
@@ -230,6 +238,8 @@ class LocalRunner:
                 t = self.search.trials[a.trial]
                 self.meta.setdefault(a.name, {})["stopPosition"] = t.position
                 self._event(a.name, "failed" if a.failed else "stopped", a.reason)
+            elif isinstance(a, ReuseRun):
+                self._event(a.name, "reused", a.reason)  # nothing to run
             elif isinstance(a, Finish):
                 self._event("", "finish", a.reason)
         if actions:
