@@ -59,6 +59,24 @@ def test_stage2_default_is_a_job_around_the_trial_template() -> None:
     assert labels["hypersearch.dev/trial"] == start.name
 
 
+def test_job_template_without_containers_runs_the_trial_container_with_its_settings() -> None:
+    doc = tiny_search(
+        "s",
+        stage2={"topK": 1, "workload": {"apiVersion": "batch/v1", "kind": "Job", "template": {
+            "activeDeadlineSeconds": 86400,
+            "template": {"spec": {"nodeSelector": {"gpu": "h200"}}},
+        }}},
+    )  # fmt: skip
+    _, start = first_start(doc)
+    job = workload(parse(doc), search_object(doc), start)
+    assert job["spec"]["activeDeadlineSeconds"] == 86400
+    pod = job["spec"]["template"]
+    assert pod["metadata"]["labels"]["hypersearch.dev/trial"] == start.name
+    assert pod["spec"]["nodeSelector"] == {"gpu": "h200"}
+    env = {e["name"] for e in pod["spec"]["containers"][0]["env"]}
+    assert {"HS_PARAM_lr", "HS_DATA_STOP", "HS_METRICS_PORT"} <= env
+
+
 def test_custom_workload_kind_gets_params_labels_and_env_in_every_pod_template() -> None:
     doc = tiny_search(
         "s",

@@ -202,11 +202,12 @@ def workload(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
     body = _substitute_all(copy.deepcopy(w.template or {}), start.params)
     found = list(pod_templates(body))
     if (w.api_version, w.kind) == ("batch/v1", "Job") and not found:
-        # A Job template without a pod spec runs the trial template.
+        # A Job template without containers runs the trial template's, keeping its own pod
+        # settings (node selector, tolerations...).
         pod = body.setdefault("template", {})
         merged = pod_template(spec, search, start)
         pod.setdefault("metadata", {}).setdefault("labels", {}).update(merged["metadata"]["labels"])
-        pod["spec"] = merged["spec"]
+        pod["spec"] = {**merged["spec"], **(pod.get("spec") or {})}
     for template in found:  # every replica's pods can be found, scraped and configured
         _decorate(template, spec, search, start)
     return {"apiVersion": w.api_version, "kind": w.kind, "metadata": meta, "spec": body}
