@@ -8,7 +8,10 @@ curves, so it can't be simulated by truncating full runs. Trajectories are cache
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import os
 import subprocess
@@ -41,6 +44,17 @@ FULL_RATE = 1.0
 def cache_root() -> Path:
     base = os.environ.get("HYPERSEARCH_CACHE", str(Path.home() / ".cache" / "hypersearch"))
     return Path(base) / "bench"
+
+
+@functools.cache
+def trainer_fingerprint() -> str:
+    """Digest of the reference trainer's source and the torch release it runs on."""
+    h = hashlib.sha256(importlib.metadata.version("torch").encode())
+    package = Path(importlib.util.find_spec("hypersearch_trainer").origin or "").parent  # type: ignore[union-attr]
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def configurations(n: int, seed: int = 0) -> list[dict[str, ParamValue]]:
@@ -121,8 +135,16 @@ class GroundTruth:
 
     @property
     def key(self) -> str:
+        """Dataset, configurations and the trainer that trained them: a cache built by another
+        trainer version (or torch release) is not reused, its numbers would differ."""
         blob = json.dumps(
-            {"dataset": self.dataset, "configs": self.configs, "stop": self.stop}, sort_keys=True
+            {
+                "dataset": self.dataset,
+                "configs": self.configs,
+                "stop": self.stop,
+                "trainer": trainer_fingerprint(),
+            },
+            sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
