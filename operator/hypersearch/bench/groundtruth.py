@@ -49,8 +49,11 @@ def cache_root() -> Path:
 @functools.cache
 def trainer_fingerprint() -> str:
     """Digest of the reference trainer's source and the torch release it runs on."""
+    found = importlib.util.find_spec("hypersearch_trainer")
+    if found is None or found.origin is None:
+        raise RuntimeError("hypersearch_trainer is not installed: run scripts/setup.sh")
+    package = Path(found.origin).parent
     h = hashlib.sha256(importlib.metadata.version("torch").encode())
-    package = Path(importlib.util.find_spec("hypersearch_trainer").origin or "").parent  # type: ignore[union-attr]
     for path in sorted(package.rglob("*.py")):
         h.update(path.relative_to(package).as_posix().encode())
         h.update(path.read_bytes())
