@@ -23,6 +23,11 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "dataset": ("HS_DATASET", "flights-3m | path/to/dataset.yaml | criteo:DIR | synth:NAME[?opts]"),
     "data_rate": ("HS_DATA_RATE", "sub-sampling rate in (0, 1] (default 1)"),
     "data_sampling": ("HS_DATA_SAMPLING", "uniform | negatives (default uniform)"),
+    "eval_rate": (
+        "HS_EVAL_RATE",
+        "fraction of each window scored, a seeded hash sample shared by all trials, in (0, 1] "
+        "(default 1; a stage-2 run scores its evaluation windows in full whatever the rate)",
+    ),
     "data_start": ("HS_DATA_START", "first window index, 0-based (default 0)"),
     "data_stop": ("HS_DATA_STOP", "window index to stop before (default: end of stream)"),
     "seed": ("HS_SEED", "sampling seed shared by all trials of a search (default 0)"),
@@ -52,6 +57,7 @@ class RunConfig:
     params: HyperParams = field(default_factory=HyperParams)
     data_rate: float = 1.0
     data_sampling: str = "uniform"
+    eval_rate: float = 1.0
     data_start: int = 0
     data_stop: int | None = None
     seed: int = 0
@@ -97,6 +103,7 @@ CONVERTERS: dict[str, Callable[[str], Any]] = {
     "data_rate": _conv("data_rate", "HS_DATA_RATE", float, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]"),
     "data_sampling": _conv("data_sampling", "HS_DATA_SAMPLING", lambda s: s.strip().lower(),
                            lambda v: v in SAMPLING_KINDS, "uniform or negatives"),
+    "eval_rate": _conv("eval_rate", "HS_EVAL_RATE", float, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]"),
     "data_start": _conv("data_start", "HS_DATA_START", _int, lambda v: v >= 0, "an integer >= 0"),
     "data_stop": _conv("data_stop", "HS_DATA_STOP", _int, lambda v: v >= 1, "an integer >= 1"),
     "seed": _conv("seed", "HS_SEED", _int, lambda v: True, "an integer"),

@@ -22,6 +22,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from hypersearch_trainer.compute import ComputeMeter
 from hypersearch_trainer.metrics import WindowResult
 
 PREFIX = "hypersearch_trainer"
@@ -32,9 +33,14 @@ class TrainerMetrics(Collector):
     """Current values of every exported metric; thread-safe updates, rendered on scrape."""
 
     def __init__(
-        self, windows_total: int, keep_windows: int = 1000, info: dict[str, str] | None = None
+        self,
+        windows_total: int,
+        keep_windows: int = 1000,
+        info: dict[str, str] | None = None,
+        compute: ComputeMeter | None = None,
     ) -> None:
         self._lock = threading.Lock()
+        self.compute = compute or ComputeMeter()
         self.windows_total = windows_total
         self.keep_windows = keep_windows
         self.info = dict(info or {})
@@ -81,6 +87,7 @@ class TrainerMetrics(Collector):
         """Counter state for checkpoints."""
         with self._lock:
             return {
+                **self.compute.snapshot(),
                 "train_examples": self.train_examples,
                 "loss_sum": dict(self.loss_sum),
                 "eval_examples": dict(self.eval_examples),
@@ -89,6 +96,7 @@ class TrainerMetrics(Collector):
     def restore(self, snap: dict[str, Any], history: list[WindowResult], position: float) -> None:
         """Continue counters and window gauges from a checkpoint."""
         with self._lock:
+            self.compute.restore(snap.get("cpu_seconds", 0.0), snap.get("gpu_seconds", 0.0))
             self.train_examples = int(snap["train_examples"])
             self.loss_sum = {k: float(v) for k, v in snap["loss_sum"].items()}
             self.eval_examples = {k: int(v) for k, v in snap["eval_examples"].items()}
@@ -106,10 +114,21 @@ class TrainerMetrics(Collector):
         g.add_metric([], position)
         yield g
         c = CounterMetricFamily(
-            f"{PREFIX}_train_examples", "Examples trained on after sub-sampling (the cost unit)."
+            f"{PREFIX}_train_examples", "Examples trained on after sub-sampling (beside compute)."
         )
         c.add_metric([], float(train))
         yield c
+        cpu = CounterMetricFamily(
+            f"{PREFIX}_cpu_seconds",
+            "CPU-seconds (user+system) of the trainer's process tree since the run started: the cost.",
+        )
+        cpu.add_metric([], self.compute.cpu_seconds())
+        yield cpu
+        gpu = CounterMetricFamily(
+            f"{PREFIX}_gpu_seconds", "Wall-seconds x GPUs in use since the run started (0 on CPU)."
+        )
+        gpu.add_metric([], self.compute.gpu_seconds())
+        yield gpu
         s = SummaryMetricFamily(
             f"{PREFIX}_eval_loss",
             "Progressive-validation logloss: _sum of per-example losses, _count of examples.",

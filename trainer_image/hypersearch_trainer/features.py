@@ -6,6 +6,7 @@ same thing wherever it comes from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,10 @@ from hypersearch_trainer.expr import Expr, as_array
 from hypersearch_trainer.hashing import field_keys, hash_column
 
 ROW_BITS = 32  # example id = window index << ROW_BITS | row index within the window
+
+# Which rows of a window a run needs, from (window, example ids, labels): reading and featurising
+# only those is what makes a sub-sampled run cheap. Ids stay those of the full window.
+RowFilter = Callable[[int, npt.NDArray[np.int64], npt.NDArray[np.float32]], npt.NDArray[np.bool_]]
 
 
 @dataclass
@@ -41,6 +46,20 @@ class Batch:
             self.labels[lo:hi],
             self.example_ids[lo:hi],
             None if self.strata is None else self.strata[lo:hi],
+        )
+
+    @staticmethod
+    def concat(parts: list[Batch]) -> Batch:
+        """Rows of several batches, in order (a training batch may span chunks of a window)."""
+        if len(parts) == 1:
+            return parts[0]
+        strata = [p.strata for p in parts]
+        return Batch(
+            np.concatenate([p.cat_keys for p in parts]),
+            np.concatenate([p.numeric for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            np.concatenate([p.example_ids for p in parts]),
+            None if any(s is None for s in strata) else np.concatenate(strata),  # type: ignore[arg-type]
         )
 
     def select(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Batch:
@@ -120,9 +139,26 @@ class Featurizer:
                     f"{where}: column {c!r} not found; available columns: {', '.join(available)}"
                 )
 
-    def featurize(self, table: pa.Table, window: int, first_row: int, where: str) -> Batch:
-        """Build one batch from the rows of ``table`` (all from window ``window``)."""
+    def featurize(
+        self,
+        table: pa.Table,
+        window: int,
+        first_row: int,
+        where: str,
+        rows: RowFilter | None = None,
+    ) -> Batch:
+        """Build one batch from the rows of ``table`` (all from window ``window``) that ``rows``
+        keeps (all when None)."""
         n = table.num_rows
+        ids = example_ids(window, first_row, n)
+        labels = labels_from(
+            as_array(self.label.evaluate(table), n), repr(self.label.source), where
+        )
+        if rows is not None:
+            mask = rows(window, ids, labels)
+            if not mask.all():
+                table = table.filter(pa.array(mask))
+                ids, labels, n = ids[mask], labels[mask], int(mask.sum())
         cats = np.empty((n, len(self.categorical)), dtype=np.uint64)
         for j, e in enumerate(self.categorical):
             cats[:, j] = field_keys(hash_column(as_array(e.evaluate(table), n)), j)
@@ -134,9 +170,6 @@ class Featurizer:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise DataError(f"{where}: numeric feature {e.source!r}: {exc}") from None
             nums[:, j] = transform_numeric(vals.to_numpy(zero_copy_only=False))
-        labels = labels_from(
-            as_array(self.label.evaluate(table), n), repr(self.label.source), where
-        )
         strata = None
         if self.stratum is not None:
             s = pc.fill_null(pc.cast(as_array(self.stratum.evaluate(table), n), pa.string()), "")
@@ -147,4 +180,4 @@ class Featurizer:
                     f"{where}: stratum {self.stratum.source!r} has more than {self.max_strata} "
                     "distinct values; use a coarser expression (metric labels must stay bounded)"
                 )
-        return Batch(cats, nums, labels, example_ids(window, first_row, n), strata)
+        return Batch(cats, nums, labels, ids, strata)

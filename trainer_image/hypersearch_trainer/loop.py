@@ -1,8 +1,9 @@
 """The online training loop with progressive validation.
 
-For every window, in time order: score ALL its examples with the current model (never
-sub-sampled, so every trial is judged on the same examples), then train on the sub-sampled
-examples. Safe points for SIGTERM are between eval chunks and between training batches; a
+For every window, in time order: score its evaluation sample with the current model (every
+example at ``eval_rate`` 1; otherwise a seeded hash sample shared by all trials, so every trial is
+judged on the same examples), then train on the sub-sampled examples. Only the rows one of the two
+needs are read and featurised, which is what makes a reduced run cheap. Safe points for SIGTERM are between eval chunks and between training batches; a
 checkpoint taken mid-window stores the window's eval result and how many batches were trained,
 so a resumed process continues exactly where the first stopped.
 """
@@ -64,6 +65,8 @@ class OnlineTrainer:
         eval_batch_size: int = 65536,
         checkpoint_every: float = 30.0,
         progressive_eval: bool = True,
+        eval_rate: float = 1.0,
+        full_eval_windows: range = range(0),
     ) -> None:
         self.source = source
         self.model = model.to(device)
@@ -77,6 +80,8 @@ class OnlineTrainer:
         self.eval_batch_size = eval_batch_size
         self.checkpoint_every = checkpoint_every
         self.progressive_eval = progressive_eval
+        self.eval_rate = eval_rate
+        self.full_eval_windows = full_eval_windows  # scored in full whatever eval_rate (stage 2)
         self.state = LoopState(next_window=start)
         self._buckets = np.uint64(hp.hash_buckets)
         self._last_ckpt = time.monotonic()
@@ -135,25 +140,40 @@ class OnlineTrainer:
         return cat.to(self.device), num.to(self.device), y.to(self.device)
 
     # ------------------------------------------------------------------ phases
+    def window_eval_rate(self, w: int) -> float:
+        """The evaluation sample's rate in window ``w``."""
+        return 1.0 if w in self.full_eval_windows else self.eval_rate
+
+    def _needed(
+        self, w: int, ids: npt.NDArray[np.int64], labels: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.bool_]:
+        rate = self.window_eval_rate(w) if self.progressive_eval else 0.0
+        return self.sampler.needed(ids, labels, rate)
+
     def _evaluate(self, batches: Iterator[Batch], w: int, stop: Callable[[], bool]) -> tuple[
-        list[tuple[Batch, torch.Tensor]] | None, npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.float32],
-        npt.NDArray[np.str_] | None, bool,
+        list[tuple[Batch, torch.Tensor]] | None, int, npt.NDArray[np.float32], npt.NDArray[np.float64],
+        npt.NDArray[np.float32], npt.NDArray[np.str_] | None, bool,
     ]:  # fmt: skip
-        """Score every example; returns (cached chunks or None, logits, losses, labels, strata, stopped)."""
+        """Score the evaluation sample; returns (cached chunks or None, rows read, logits, losses,
+        labels, strata, stopped)."""
         self.model.eval()
         cache: list[tuple[Batch, torch.Tensor]] | None = []
         rows = 0
+        rate = self.window_eval_rate(w)
         logits, losses, labels, strata = [], [], [], []
         with torch.inference_mode():
             for chunk in batches:
                 if stop():
-                    return None, *_empty(), True
+                    return None, 0, *_empty(), True
                 rows += len(chunk)
                 idx = bucket_indices(chunk.cat_keys, self.hp.hash_buckets)
                 if cache is not None:
                     cache.append((chunk, idx))
                     if rows > CACHE_ROWS:
                         cache = None
+                if rate < 1.0:
+                    pick = np.nonzero(self.sampler.scored(chunk.example_ids, rate))[0]
+                    chunk, idx = chunk.select(pick), idx[torch.from_numpy(pick)]
                 for lo in range(0, len(chunk), self.eval_batch_size):
                     hi = lo + self.eval_batch_size
                     part = chunk.slice(lo, hi)
@@ -170,6 +190,7 @@ class OnlineTrainer:
         self.model.train()
         return (
             cache,
+            rows,
             _cat(logits, np.float32),
             _cat(losses, np.float64),
             _cat(labels, np.float32),
@@ -187,6 +208,37 @@ class OnlineTrainer:
         self.optimizer.step()
         return float(loss.detach())
 
+    def _train_batches(
+        self, chunks: Iterator[tuple[Batch, torch.Tensor | None]]
+    ) -> Iterator[tuple[Batch, torch.Tensor, npt.NDArray[np.float32], int]]:
+        """Batches of ``batch_size`` kept rows in time order, spanning chunk boundaries (so how a
+        source cuts a window never changes training); with the rows of the window read so far."""
+        bs = self.hp.batch_size
+        parts: list[tuple[Batch, torch.Tensor, npt.NDArray[np.float32]]] = []
+        n = seen = 0
+        for chunk, chunk_idx in chunks:
+            if chunk_idx is None:
+                chunk_idx = bucket_indices(chunk.cat_keys, self.hp.hash_buckets)
+            keep, weights = self.sampler.keep(chunk.example_ids, chunk.labels)
+            kept = np.nonzero(keep)[0]
+            lo = 0
+            while lo < len(kept):
+                sel = kept[lo : lo + bs - n]
+                a, b = int(sel[0]), int(sel[-1]) + 1
+                if b - a == len(sel):  # contiguous: views, no copies
+                    parts.append((chunk.slice(a, b), chunk_idx[a:b], weights[a:b]))
+                else:
+                    pick = torch.from_numpy(sel)
+                    parts.append((chunk.select(sel), chunk_idx[pick], weights[sel]))
+                n += len(sel)
+                lo += len(sel)
+                if n == bs:
+                    yield (*_join(parts), seen + b)
+                    parts, n = [], 0
+            seen += len(chunk)
+        if parts:
+            yield (*_join(parts), seen)
+
     def _train(
         self,
         batches: Iterator[tuple[Batch, torch.Tensor | None]],
@@ -199,35 +251,20 @@ class OnlineTrainer:
         assert partial is not None
         skip = int(partial["batches_done"])
         step = 0
-        chunk_start = 0
-        bs = self.hp.batch_size
-        for chunk, chunk_idx in batches:
-            if chunk_idx is None:
-                chunk_idx = bucket_indices(chunk.cat_keys, self.hp.hash_buckets)
-            keep, weights = self.sampler.keep(chunk.example_ids, chunk.labels)
-            kept = np.nonzero(keep)[0]
-            for lo in range(0, len(kept), bs):
-                if step < skip:
-                    step += 1
-                    continue
-                if stop():
-                    return True
-                sel = kept[lo : lo + bs]
-                if self.on_step:
-                    self.on_step("train", w)
-                a, b = int(sel[0]), int(sel[-1]) + 1
-                if b - a == len(sel):  # contiguous: views, no copies
-                    batch, idx = chunk.slice(a, b), chunk_idx[a:b]
-                else:
-                    batch, idx = chunk.select(sel), chunk_idx[torch.from_numpy(sel)]
-                loss = self._train_step(batch, idx, weights[sel])
+        for batch, idx, weights, rows_read in self._train_batches(batches):
+            if step < skip:
                 step += 1
-                partial["batches_done"] = step
-                partial["trained"] += len(sel)
-                partial["loss_sum"] += loss * len(sel)
-                pos = w + (chunk_start + int(sel[-1]) + 1) / max(1, n_rows)
-                self.metrics.add_trained(len(sel), min(pos, w + 1.0))
-            chunk_start += len(chunk)
+                continue
+            if stop():
+                return True
+            if self.on_step:
+                self.on_step("train", w)
+            loss = self._train_step(batch, idx, weights)
+            step += 1
+            partial["batches_done"] = step
+            partial["trained"] += len(batch)
+            partial["loss_sum"] += loss * len(batch)
+            self.metrics.add_trained(len(batch), min(w + rows_read / max(1, n_rows), w + 1.0))
         return False
 
     # ------------------------------------------------------------------ driver
@@ -238,7 +275,7 @@ class OnlineTrainer:
         t0 = time.monotonic()
         base = self.state.elapsed_s
         try:
-            for window in self.source.windows(self.state.next_window, self.stop):
+            for window in self.source.windows(self.state.next_window, self.stop, self._needed):
                 if not self._run_window(window, stop):
                     return False
                 self.state.elapsed_s = base + time.monotonic() - t0
@@ -257,7 +294,7 @@ class OnlineTrainer:
         cache: list[tuple[Batch, torch.Tensor]] | None = None
         if self.state.partial is None or self.state.partial["window"] != w:
             if self.progressive_eval:
-                cache, logits, losses, labels, strata, stopped = self._evaluate(
+                cache, rows, logits, losses, labels, strata, stopped = self._evaluate(
                     window.batches(), w, stop
                 )
                 if stopped:
@@ -265,10 +302,11 @@ class OnlineTrainer:
                 result = score_window(w, window.label, logits, losses, labels, strata)
             else:
                 result = WindowResult(w, window.label, 0, 0, 0.0, None, None)
+                rows = 0
             self.metrics.add_window(result)
             self.state.partial = {
                 "window": w, "result": result.as_dict(), "batches_done": 0,
-                "trained": 0, "loss_sum": 0.0, "rows": result.examples,
+                "trained": 0, "loss_sum": 0.0, "rows": rows,
             }  # fmt: skip
         partial = self.state.partial
         batches: Iterator[tuple[Batch, torch.Tensor | None]] = (
@@ -280,6 +318,8 @@ class OnlineTrainer:
         result = WindowResult.from_dict(partial["result"])
         result.trained = int(partial["trained"])
         result.train_loss = partial["loss_sum"] / result.trained if result.trained else None
+        result.cpu_seconds = round(self.metrics.compute.cpu_seconds(), 3)
+        result.gpu_seconds = round(self.metrics.compute.gpu_seconds(), 3)
         self.state.history.append(result)
         self.state.partial = None
         self.state.next_window = w + 1
@@ -296,6 +336,18 @@ class OnlineTrainer:
 
 def _fmt(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.5f}"
+
+
+def _join(
+    parts: list[tuple[Batch, torch.Tensor, npt.NDArray[np.float32]]],
+) -> tuple[Batch, torch.Tensor, npt.NDArray[np.float32]]:
+    if len(parts) == 1:
+        return parts[0]
+    return (
+        Batch.concat([p[0] for p in parts]),
+        torch.cat([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+    )
 
 
 def _cat(parts: list[Any], dtype: Any) -> Any:

@@ -32,6 +32,14 @@ def available_cpus() -> int:
     return max(1, n)
 
 
+def full_eval_windows(cfg: RunConfig, num_windows: int) -> range:
+    """Windows scored in full whatever ``HS_EVAL_RATE``: a stage-2 run's evaluation windows, whose
+    metric decides the winner."""
+    if cfg.stage.strip() != "2":
+        return range(0)
+    return range(max(0, num_windows - cfg.eval_windows), num_windows)
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run one trial; returns the process exit code (0 also after a graceful SIGTERM)."""
     argv = sys.argv[1:] if argv is None else argv
@@ -82,6 +90,7 @@ def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
     import torch
 
     from hypersearch_trainer.checkpoint import Checkpointer
+    from hypersearch_trainer.compute import ComputeMeter
     from hypersearch_trainer.datasets import open_dataset
     from hypersearch_trainer.errors import ConfigError
     from hypersearch_trainer.exporter import TrainerMetrics, serve
@@ -117,6 +126,7 @@ def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
             "seed": cfg.seed,
             "start": cfg.data_start,
             "stop": stop,
+            "eval_rate": cfg.eval_rate,
         },
     }
     fingerprint = {"dataset": source.name, "parameters": hp.as_dict(), "data": identity["data"]}
@@ -128,11 +138,13 @@ def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
         source.num_windows,
         cfg.metrics_windows,
         {"trial": cfg.trial, "stage": cfg.stage, "model": hp.model},
+        ComputeMeter(gpus=1 if use_cuda else 0),
     )
     ckpt = Checkpointer(cfg.checkpoint_dir, fingerprint)
     trainer = OnlineTrainer(
         source, model, optimizer, hp, Sampler(cfg.data_rate, cfg.data_sampling, cfg.seed),
         metrics, ckpt, device, cfg.data_start, stop, cfg.eval_batch_size, cfg.checkpoint_every,
+        eval_rate=cfg.eval_rate, full_eval_windows=full_eval_windows(cfg, source.num_windows),
     )  # fmt: skip
     saved = ckpt.load()
     if saved is not None:
@@ -159,6 +171,7 @@ def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
             wall_time_s=trainer.state.elapsed_s,
             position=metrics.position,
             device=str(device),
+            compute=metrics.compute.snapshot(),
         )
         write_result(cfg.result_file, doc)
     log.info("%s after %.1fs", status, trainer.state.elapsed_s)

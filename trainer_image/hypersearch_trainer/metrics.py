@@ -76,6 +76,9 @@ class WindowResult:
     strata: dict[str, StratumResult] = field(default_factory=dict)
     trained: int = 0
     train_loss: float | None = None
+    # compute of the run up to the end of this window (cumulative), see compute.py
+    cpu_seconds: float | None = None
+    gpu_seconds: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (NaN never appears: missing metrics are null)."""

@@ -22,6 +22,7 @@ def build_result(
     wall_time_s: float,
     position: float,
     device: str,
+    compute: dict[str, float] | None = None,
     error: str | None = None,
 ) -> dict[str, Any]:
     """Assemble the result document (schema in docs/trainer.md)."""
@@ -40,6 +41,10 @@ def build_result(
         if wall_time_s > 0
         else None,
         "device": device,
+        # the cost (docs/trainer.md): CPU-seconds of the process tree, GPU-seconds; each window
+        # below carries the cumulative figures at its end
+        "cpu_seconds": round(compute["cpu_seconds"], 3) if compute else None,
+        "gpu_seconds": round(compute["gpu_seconds"], 3) if compute else None,
         "windows": [r.as_dict() for r in history],
     }
 

@@ -2,7 +2,10 @@
 
 The keep decision of an example depends only on (seed, example id), never on a random
 generator's state, so every trial of a search (and a resumed process) sees exactly the same
-examples: comparisons between trials are paired. Evaluation is never sub-sampled.
+examples: comparisons between trials are paired. The evaluation sample (``HS_EVAL_RATE``) is the
+same hash below a threshold, so samples are nested (a smaller rate's sample is inside a larger
+one's), identical for all trials, and a prefix of the prepared shards, which store each window's
+rows ordered by this hash.
 """
 
 from __future__ import annotations
@@ -30,6 +33,29 @@ class Sampler:
     kind: str = "uniform"
     seed: int = 0
 
+    def uniform(self, example_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The example's seeded hash in [0, 1): the one number every sampling decision uses."""
+        seed_key = splitmix64(np.array([self.seed], dtype=np.int64).view(np.uint64))[0]
+        return unit_uniform(splitmix64(example_ids.view(np.uint64) ^ seed_key))
+
+    def needed(
+        self, example_ids: npt.NDArray[np.int64], labels: npt.NDArray[np.float32], eval_rate: float
+    ) -> npt.NDArray[np.bool_]:
+        """Rows either trained on or scored (at ``eval_rate``): all a run must read of a window."""
+        if self.rate >= 1.0 or eval_rate >= 1.0:
+            return np.ones(len(example_ids), dtype=bool)
+        chosen = self.uniform(example_ids) < max(self.rate, eval_rate)
+        if self.kind == "negatives":
+            chosen |= labels > 0.5
+        return chosen
+
+    def scored(self, example_ids: npt.NDArray[np.int64], eval_rate: float) -> npt.NDArray[np.bool_]:
+        """The rows progressive validation scores at ``eval_rate`` (every row at rate 1)."""
+        if eval_rate >= 1.0:
+            return np.ones(len(example_ids), dtype=bool)
+        out: npt.NDArray[np.bool_] = self.uniform(example_ids) < eval_rate
+        return out
+
     def keep(
         self, example_ids: npt.NDArray[np.int64], labels: npt.NDArray[np.float32]
     ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32]]:
@@ -38,9 +64,7 @@ class Sampler:
         weights = np.ones(n, dtype=np.float32)
         if self.rate >= 1.0:
             return np.ones(n, dtype=bool), weights
-        seed_key = splitmix64(np.array([self.seed], dtype=np.int64).view(np.uint64))[0]
-        u = unit_uniform(splitmix64(example_ids.view(np.uint64) ^ seed_key))
-        chosen = u < self.rate
+        chosen = self.uniform(example_ids) < self.rate
         if self.kind == "negatives":
             positive = labels > 0.5
             weights[~positive] = np.float32(1.0 / self.rate)

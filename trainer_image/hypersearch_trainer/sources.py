@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from hypersearch_trainer.errors import ConfigError, DataError
-from hypersearch_trainer.features import Batch, Featurizer
+from hypersearch_trainer.features import Batch, Featurizer, RowFilter
 
 CHUNK_ROWS = 1 << 18
 
@@ -44,8 +44,8 @@ class Source(Protocol):
     numeric_names: list[str]
     has_strata: bool
 
-    def windows(self, start: int, stop: int) -> Iterator[Window]:
-        """Windows ``start .. stop-1`` in order."""
+    def windows(self, start: int, stop: int, rows: RowFilter | None = None) -> Iterator[Window]:
+        """Windows ``start .. stop-1`` in order, holding only the rows ``rows`` keeps."""
         ...
 
 
@@ -53,11 +53,13 @@ def _in_memory(batches: list[Batch]) -> Callable[[], Iterator[Batch]]:
     return lambda: iter(batches)
 
 
-def _chunked(table: pa.Table, feat: Featurizer, window: int, where: str) -> list[Batch]:
+def _chunked(
+    table: pa.Table, feat: Featurizer, window: int, where: str, rows: RowFilter | None
+) -> list[Batch]:
     out = []
     for lo in range(0, table.num_rows, CHUNK_ROWS):
         part = table.slice(lo, CHUNK_ROWS)
-        out.append(feat.featurize(part, window, lo, where))
+        out.append(feat.featurize(part, window, lo, where, rows))
     return out
 
 
@@ -220,7 +222,7 @@ class TabularSource:
             return start.date().isoformat()
         return start.isoformat()
 
-    def windows(self, start: int, stop: int) -> Iterator[Window]:
+    def windows(self, start: int, stop: int, rows: RowFilter | None = None) -> Iterator[Window]:
         """Stream the file once, cutting it into windows; each window is featurised in memory."""
         if start >= stop:
             return
@@ -239,7 +241,7 @@ class TabularSource:
                 if b > a:
                     pending.append(rb.slice(a - rb_lo, b - a))
                 if w_hi <= rb_hi:
-                    yield self._make_window(w, pending)
+                    yield self._make_window(w, pending, rows)
                     pending = []
                     w += 1
                 else:
@@ -247,15 +249,17 @@ class TabularSource:
             if w >= stop:
                 return
         while w < stop:  # trailing empty windows
-            yield self._make_window(w, pending)
+            yield self._make_window(w, pending, rows)
             pending = []
             w += 1
 
-    def _make_window(self, w: int, parts: list[pa.RecordBatch]) -> Window:
+    def _make_window(
+        self, w: int, parts: list[pa.RecordBatch], rows: RowFilter | None = None
+    ) -> Window:
         where = f"{self._where} window {w} ({self.window_label(w)})"
         if parts:
             table = pa.Table.from_batches(parts)
-            batches = _chunked(table, self.featurizer, w, where)
+            batches = _chunked(table, self.featurizer, w, where, rows)
         else:
             batches = []
         return Window(w, self.window_label(w), _in_memory(batches))
@@ -294,7 +298,7 @@ class CriteoSource:
         self.has_strata = False
         self.featurizer = Featurizer(CRITEO_CAT, CRITEO_INT, "label")
 
-    def _read(self, w: int) -> Iterator[Batch]:
+    def _read(self, w: int, rows: RowFilter | None) -> Iterator[Batch]:
         path = self.files[w]
         types: dict[str, pa.DataType] = {"label": pa.int64()}
         types.update({c: pa.int64() for c in CRITEO_INT})
@@ -316,14 +320,14 @@ class CriteoSource:
                             f"{path}: row {row + i + 1}: label must be 0 or 1, "
                             f"got {labels[i].as_py()!r}"
                         )
-                    yield self.featurizer.featurize(table, w, row, f"{path}")
+                    yield self.featurizer.featurize(table, w, row, f"{path}", rows)
                     row += table.num_rows
         except pa.ArrowInvalid as exc:
             raise DataError(f"{path}: corrupt Criteo TSV near row {row + 1}: {exc}") from None
 
-    def windows(self, start: int, stop: int) -> Iterator[Window]:
+    def windows(self, start: int, stop: int, rows: RowFilter | None = None) -> Iterator[Window]:
         for w in range(start, stop):
-            yield Window(w, self.files[w].name, lambda w=w: self._read(w))  # type: ignore[misc]
+            yield Window(w, self.files[w].name, lambda w=w: self._read(w, rows))  # type: ignore[misc]
 
 
 # --------------------------------------------------------------------------- river synth
@@ -408,20 +412,20 @@ class SynthSource:
         self.has_strata = spec.stratum is not None
         self.featurizer = Featurizer(self._cats, self._nums, "y", spec.stratum)
 
-    def windows(self, start: int, stop: int) -> Iterator[Window]:
+    def windows(self, start: int, stop: int, rows: RowFilter | None = None) -> Iterator[Window]:
         gen, _ = _synth_generator(self.spec)
         it = iter(gen)
-        rows = self.spec.window_rows
-        for _ in range(start * rows):
+        per_window = self.spec.window_rows
+        for _ in range(start * per_window):
             next(it)
         for w in range(start, min(stop, self.num_windows)):
             xs, ys = [], []
-            for _ in range(rows):
+            for _ in range(per_window):
                 x, y = next(it)
                 xs.append(x)
                 ys.append(float(y))
             cols: dict[str, Any] = {str(k): [x[k] for x in xs] for k in xs[0]}
             cols["y"] = ys
             table = pa.table(cols)
-            batches = _chunked(table, self.featurizer, w, f"{self.name} window {w}")
+            batches = _chunked(table, self.featurizer, w, f"{self.name} window {w}", rows)
             yield Window(w, f"w{w}", _in_memory(batches))
