@@ -51,6 +51,11 @@ class _Samples:
         rows = self.values.get(name)
         return rows[0][1] if rows else None
 
+    def total(self, name: str) -> float | None:
+        """The sum over every series of a counter (e.g. one per GPU), None when absent."""
+        rows = self.values.get(name)
+        return sum(v for _, v in rows) if rows else None
+
     def rows(self, name: str) -> list[tuple[dict[str, str], float]]:
         return self.values.get(name, [])
 
@@ -146,11 +151,21 @@ def parse_report(
     if examples is None:
         raise ScrapeError(f"the endpoint does not expose {metrics.examples}")
     done = (samples.scalar(metrics.done) or 0.0) >= 1.0
+    # Optional compute counters: absent -> None, and the executor measures compute itself.
+    cpu_seconds = samples.total(metrics.cpu_seconds)
+    gpu_seconds = samples.total(metrics.gpu_seconds)
     if metrics.objective_type == "sumcount":
         windows = _sumcount_stats(samples, metrics, position, sumcount or SumCountState())
     else:
         windows = _window_stats(samples, metrics, metric)
-    return TrialReport(position=position, examples=examples, windows=windows, done=done)
+    return TrialReport(
+        position=position,
+        examples=examples,
+        windows=windows,
+        done=done,
+        cpu_seconds=cpu_seconds,
+        gpu_seconds=gpu_seconds,
+    )
 
 
 async def fetch_metrics(

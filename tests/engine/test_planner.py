@@ -43,8 +43,10 @@ def test_two_stage_search_runs_to_a_winner_with_readable_stops() -> None:
     assert result.stops and all(s.reason.startswith("stopped at day ") for s in result.stops)
     assert "rank" in result.stops[0].reason and "top 1/3" in result.stops[0].reason
     cost = search.cost()
-    assert cost.reduction is not None and cost.reduction > 2
-    assert math.isclose(cost.full_run or 0, world.examples_per_window * T)
+    assert cost.examples_reduction is not None and cost.examples_reduction > 2
+    assert math.isclose(cost.full_run.examples or 0, world.examples_per_window * T)
+    # The replay reports no compute: its reduction is not known, and says why.
+    assert cost.reduction is None and cost.note is not None
     summary = search.summary()
     assert summary["winner"] == search.trials[search.winner or 0].name
     assert summary["trials"]["stopped"] == len(result.stops)
@@ -185,7 +187,7 @@ def test_performance_with_trajectory_finds_the_true_best_more_often_at_the_same_
             }
             hits[(rule, predictor)] += int(np.argmin(truth)) in promoted
             overlap[(rule, predictor)] += len(promoted & top3)
-            cost[(rule, predictor)] += result.search.cost().total
+            cost[(rule, predictor)] += result.search.cost().total_examples
     ours = ("performance", "trajectory")
     for peer in methods[1:]:
         assert cost[ours] <= 1.05 * cost[peer], (cost, peer)
@@ -200,7 +202,7 @@ def test_confidence_makes_fewer_and_surer_stops() -> None:
     sure = replay(search_spec(N, T, stage1=stage1, parallelism=9), world.curves)
     assert 0 < len(sure.stops) < len(plain.stops)
     assert all("at 95% confidence" in s.reason for s in sure.stops)
-    assert sure.search.cost().total > plain.search.cost().total
+    assert sure.search.cost().total_examples > plain.search.cost().total_examples
 
 
 def test_a_stage1_run_on_the_full_data_is_not_trained_again() -> None:
@@ -225,7 +227,8 @@ def test_a_stage1_run_on_the_full_data_is_not_trained_again() -> None:
         target = [src.windows[w].value for w in spec.target_windows]
         assert t.final == float(np.mean(target))
     cost = search.cost()
-    assert cost.stage2 == 0 and cost.total == cost.stage1
+    assert cost.stage2_examples == 0 and cost.total_examples == cost.stage1_examples
+    assert cost.sources == {"unknown": N} and all(t.compute_source == "reused" for t in stage2)
     assert search.winner is not None and search.trials[search.winner].stage == 2
     # Restoring the state mid-way or at the end changes nothing.
     again = Search.from_state(spec, json.loads(json.dumps(search.to_state())))

@@ -101,6 +101,10 @@ def test_every_error_is_reported_at_once_with_its_field_path() -> None:
         ({"stage1": {"stopping": {"rule": "hyperband"}}}, "spec.stage1.stopping.rule"),
         ({"stage1": {"predictor": {"name": "lstm"}}}, "spec.stage1.predictor.name"),
         ({"stage1": {"data": {"rate": 0}}}, "spec.stage1.data.rate"),
+        ({"stage1": {"data": {"evalRate": 0}}}, "spec.stage1.data.evalRate"),
+        ({"stage2": {"data": {"evalRate": 1.5}}}, "spec.stage2.data.evalRate"),
+        ({"stage1": {"data": {"evalRate": "half"}}}, "spec.stage1.data.evalRate"),
+        ({"metrics": {"cpuSeconds": 7}}, "spec.metrics.cpuSeconds"),
         ({"parameters": []}, "spec.parameters"),
     ],
 )
@@ -108,6 +112,22 @@ def test_schema_violations_name_the_field(change: dict[str, Any], path: str) -> 
     with pytest.raises(SpecInvalid) as info:
         parse(doc(**change))
     assert path in paths(info.value.errors)
+
+
+def test_eval_rate_defaults_to_one_reaches_the_trial_env_and_rejects_nan() -> None:
+    spec = parse(MINIMAL)
+    assert spec.stage1_data.eval_rate == 1.0 and spec.stage2_data.eval_rate == 1.0
+    assert spec.stage1_data.env()["HS_EVAL_RATE"] == "1.0"
+    assert spec.metrics.cpu_seconds == "hypersearch_trainer_cpu_seconds_total"
+    assert spec.metrics.gpu_seconds == "hypersearch_trainer_gpu_seconds_total"
+    sampled = parse(doc(stage1={"data": {"rate": 0.1, "evalRate": 0.25}}))
+    assert sampled.stage1_data.eval_rate == 0.25
+    assert sampled.stage1_data.env()["HS_EVAL_RATE"] == "0.25"
+    assert parse(doc(metrics={"cpuSeconds": "my_cpu"})).metrics.cpu_seconds == "my_cpu"
+    with pytest.raises(SpecInvalid) as info:
+        parse(doc(stage1={"data": {"evalRate": float("nan")}}))
+    (error,) = info.value.errors
+    assert error.path == "spec.stage1.data.evalRate" and "(0, 1]" in error.message
 
 
 def test_param_reference_to_unknown_parameter_is_rejected() -> None:

@@ -34,6 +34,24 @@ def test_window_gauges_become_window_stats() -> None:
     assert r.windows[1].strata == {"us": (0.4, 60.0)}
 
 
+def test_compute_counters_are_read_when_present_and_none_when_absent() -> None:
+    r = parse_report(TEXT, MetricsSpec(), "logloss")
+    assert r.cpu_seconds is None and r.gpu_seconds is None
+    text = TEXT + (
+        "# TYPE hypersearch_trainer_cpu_seconds counter\n"
+        "hypersearch_trainer_cpu_seconds_total 12.5\n"
+        "# TYPE hypersearch_trainer_gpu_seconds counter\n"
+        'hypersearch_trainer_gpu_seconds_total{device="0"} 3\n'
+        'hypersearch_trainer_gpu_seconds_total{device="1"} 4\n'
+    )
+    r = parse_report(text, MetricsSpec(), "logloss")
+    assert (r.cpu_seconds, r.gpu_seconds) == (12.5, 7.0)  # one series per GPU: summed
+    # Names come from the spec, like every other metric.
+    own = dataclasses.replace(MetricsSpec(), cpu_seconds="my_cpu_total", gpu_seconds="my_gpu")
+    r = parse_report(TEXT + "my_cpu_total 2.25\n", own, "logloss")
+    assert (r.cpu_seconds, r.gpu_seconds) == (2.25, None)
+
+
 def test_missing_position_is_an_error() -> None:
     try:
         parse_report("hypersearch_trainer_done 1\n", MetricsSpec(), "logloss")

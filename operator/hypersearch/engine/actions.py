@@ -36,7 +36,8 @@ class StopTrial:
 @dataclass(frozen=True)
 class ReuseRun:
     """A stage-2 trial that needs no run: its source's stage-1 run already trained on exactly
-    the full-training data (same windows, rate and seed), so its result is the full result.
+    the full-training data (same windows, rate and seed, every window scored in full), so its
+    result is the full result.
     The executor records the trial (it is already Completed); nothing is started."""
 
     trial: int

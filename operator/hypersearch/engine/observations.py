@@ -34,18 +34,32 @@ class WindowStat:
 
 @dataclass(frozen=True)
 class TrialReport:
-    """One scrape of a trial: position reached, examples trained, windows completed so far."""
+    """One scrape of a trial: position reached, examples trained, windows completed so far.
+
+    ``cpu_seconds`` / ``gpu_seconds`` are the trainer's own compute counters (cumulative since
+    the run started); None when it does not export them, and the executor measures instead.
+    """
 
     position: float
     examples: float
     windows: dict[int, WindowStat] = field(default_factory=dict)
     done: bool = False
+    cpu_seconds: float | None = None
+    gpu_seconds: float | None = None
 
 
 def report_problem(
-    report: TrialReport, previous_position: float, previous_examples: float, windows: int
+    report: TrialReport,
+    previous_position: float,
+    previous_examples: float,
+    windows: int,
+    previous_cpu: float | None = None,
+    previous_gpu: float | None = None,
 ) -> str | None:
-    """Why a report is garbage (and the trial must fail), or None when it is sound."""
+    """Why a report is garbage (and the trial must fail), or None when it is sound.
+
+    ``previous_cpu``/``previous_gpu`` are the trainer's last counter readings, if any.
+    """
     if not math.isfinite(report.position) or report.position < 0:
         return f"reported an invalid position {report.position!r}"
     if report.position < previous_position - 1e-9:
@@ -54,6 +68,16 @@ def report_problem(
         return f"reported an invalid example count {report.examples!r}"
     if report.examples < previous_examples - 1e-9:
         return f"example count went backwards from {previous_examples:g} to {report.examples:g}"
+    for what, value, previous in (
+        ("CPU", report.cpu_seconds, previous_cpu),
+        ("GPU", report.gpu_seconds, previous_gpu),
+    ):
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < 0:
+            return f"reported invalid {what}-seconds {value!r}"
+        if previous is not None and value < previous - 1e-6:
+            return f"{what}-seconds went backwards from {previous:g} to {value:g}"
     for w, stat in report.windows.items():
         if not 0 <= w < windows:
             return f"reported window {w}, outside the stream's {windows} windows"

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from hypersearch.engine.actions import Action, Finish, ReuseRun, StartTrial, StopTrial
-from hypersearch.engine.cost import Cost, full_run_examples
+from hypersearch.engine.cost import REUSED, Cost, cost_of
 from hypersearch.engine.observations import (
     ObservationTable,
     TrialReport,
@@ -105,13 +105,27 @@ class Search:
             if trial.state is not TrialState.RUNNING or self.phase != "Running":
                 continue
             report = reports[trial_id]
-            problem = report_problem(report, trial.position, trial.examples, self.spec.windows)
+            counted = trial.compute_source == "trainer"
+            problem = report_problem(
+                report,
+                trial.position,
+                trial.examples,
+                self.spec.windows,
+                previous_cpu=trial.cpu_seconds if counted else None,
+                previous_gpu=trial.gpu_seconds if counted else None,
+            )
             if problem:
                 actions += self._fail(trial, f"reported garbage: {problem}", kill=True)
                 continue
             trial.position = report.position
             trial.examples = report.examples
             trial.windows.update(report.windows)
+            if report.cpu_seconds is not None:
+                trial.cpu_seconds = report.cpu_seconds
+                trial.gpu_seconds = report.gpu_seconds or 0.0
+                trial.compute_source = "trainer"
+            elif report.gpu_seconds is not None and counted:
+                trial.gpu_seconds = report.gpu_seconds
             if trial.stage == 1:
                 self._record(trial, report.windows)
                 recorded.append(trial)
@@ -149,13 +163,28 @@ class Search:
         trial.reason = f"completed its stage-1 data at {self.spec.window_name} {trial.position:g}"
         return []
 
+    def record_compute(
+        self, trial_id: int, cpu_seconds: float, gpu_seconds: float | None, source: str
+    ) -> bool:
+        """Compute an executor measured for a trial (its process CPU time, or pod running time x
+        requests): the total so far, for a running or an ended trial. The trainer's own counters
+        win: a trial that reports them keeps them. Returns whether it was recorded."""
+        trial = self.trials[trial_id]
+        if trial.compute_source in ("trainer", REUSED) or source in ("trainer", REUSED):
+            return False
+        values = [cpu_seconds] if gpu_seconds is None else [cpu_seconds, gpu_seconds]
+        if not all(math.isfinite(v) and v >= 0 for v in values):
+            return False
+        trial.cpu_seconds = float(cpu_seconds)
+        trial.gpu_seconds = None if gpu_seconds is None else float(gpu_seconds)
+        trial.compute_source = source
+        return True
+
     # ----------------------------------------------------------------- reporting
 
     def cost(self) -> Cost:
-        stage1 = sum(t.examples for t in self._stage(1))
-        stage2 = sum(t.examples for t in self._stage(2))
-        full = full_run_examples(self.trials, self.spec.windows)
-        return Cost(stage1, stage2, full, self.configurations)
+        """Compute and examples so far, and the reductions against a full search."""
+        return cost_of(self.trials, self.spec.windows, self.configurations)
 
     def summary(self) -> dict[str, Any]:
         """A status-sized picture of the search (counts, best, winners, cost)."""
@@ -383,6 +412,7 @@ class Search:
             src.state is TrialState.COMPLETED
             and (a.start, a.stop) == (b.start, b.stop)
             and same_sample
+            and a.eval_rate >= 1.0  # otherwise its target was scored on a sample
         )
 
     def _reuse(self, trial: Trial, src: Trial, final: float) -> ReuseRun:
@@ -390,6 +420,7 @@ class Search:
         trial.windows = dict(src.windows)
         trial.position = src.position
         trial.final = final
+        trial.cpu_seconds, trial.gpu_seconds, trial.compute_source = 0.0, 0.0, REUSED
         trial.reason = (
             f"reused {src.name}: its stage-1 run already trained on the full-training data; "
             f"{self.spec.metric} {final:.4f} on the evaluation window"

@@ -40,6 +40,13 @@ class Trial:
     predicted_std: float | None = None
     source: int | None = None
     final: float | None = None
+    # Compute used so far (None: not known). ``compute_source`` says where it comes from:
+    # "trainer" (its counters), "rusage" (the local executor measured the process),
+    # "pod-requests" (pod running time x requests, estimated by the operator) or "reused"
+    # (a stage-1 run reused as this stage-2 result: nothing ran).
+    cpu_seconds: float | None = None
+    gpu_seconds: float | None = None
+    compute_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,12 +54,7 @@ class Trial:
             "name": self.name,
             "stage": self.stage,
             "params": dict(self.params),
-            "data": {
-                "start": self.data.start,
-                "stop": self.data.stop,
-                "rate": self.data.rate,
-                "sampling": self.data.sampling,
-            },
+            "data": self.data.to_dict(),
             "state": self.state.value,
             "reason": self.reason,
             "position": self.position,
@@ -63,6 +65,9 @@ class Trial:
             "predictedStd": self.predicted_std,
             "source": self.source,
             "final": self.final,
+            "cpuSeconds": self.cpu_seconds,
+            "gpuSeconds": self.gpu_seconds,
+            "computeSource": self.compute_source,
         }
 
     @classmethod
@@ -72,7 +77,7 @@ class Trial:
             name=str(raw["name"]),
             stage=int(raw["stage"]),
             params=dict(raw["params"]),
-            data=DataRange(**raw["data"]),
+            data=DataRange.from_dict(raw["data"]),
             state=TrialState(raw["state"]),
             reason=str(raw["reason"]),
             position=float(raw["position"]),
@@ -83,4 +88,11 @@ class Trial:
             predicted_std=raw["predictedStd"],
             source=raw["source"],
             final=raw["final"],
+            cpu_seconds=_optional_float(raw.get("cpuSeconds")),
+            gpu_seconds=_optional_float(raw.get("gpuSeconds")),
+            compute_source=raw.get("computeSource"),
         )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -73,12 +73,7 @@ def trial_resource(search: Obj, start: StartTrial, source: int | None) -> Obj:
             "source": source,
             "params": dict(start.params),
             "paramsText": params_text(start.params),
-            "data": {
-                "start": start.data.start,
-                "stop": start.data.stop,
-                "rate": start.data.rate,
-                "sampling": start.data.sampling,
-            },
+            "data": start.data.to_dict(),
         },
     }
 

@@ -20,7 +20,9 @@ from hypersearch.spec.model import DataRange, SearchSpec
 Obj = dict[str, Any]
 TRAJECTORY_POINTS = 40
 # Record keys that may be null; the API server drops null values, so they come back absent.
-_NULLABLE = ("predicted", "predictedStd", "source", "final")
+_NULLABLE = (
+    "predicted", "predictedStd", "source", "final", "cpuSeconds", "gpuSeconds", "computeSource"
+)  # fmt: skip
 
 
 def spec_digest(spec: Obj) -> str:
@@ -61,7 +63,7 @@ def fresh_trial(resource: Obj) -> Trial:
         name=resource["metadata"]["name"],
         stage=int(spec["stage"]),
         params=dict(spec.get("params") or {}),
-        data=DataRange(**spec["data"]),
+        data=DataRange.from_dict(spec["data"]),
         source=spec.get("source"),
     )
 

@@ -22,7 +22,8 @@ def build_results(
     elapsed: float,
     manifest: str = "",
 ) -> dict[str, Any]:
-    """Every trial with parameters, trajectory, stop reason, prediction; stage 2; cost."""
+    """Every trial with parameters, trajectory, stop reason, prediction, compute; stage 2; cost
+    (compute first, examples beside it)."""
     spec = search.spec
     trials = []
     for t in search.trials:
@@ -33,12 +34,14 @@ def build_results(
                 "name": t.name,
                 "stage": t.stage,
                 "params": dict(t.params),
-                "data": {"start": t.data.start, "stop": t.data.stop, "rate": t.data.rate,
-                         "sampling": t.data.sampling},
+                "data": t.data.to_dict(),
                 "state": t.state.value,
                 "reason": t.reason,
                 "position": t.position,
                 "examples": t.examples,
+                "cpuSeconds": t.cpu_seconds,
+                "gpuSeconds": t.gpu_seconds,
+                "computeSource": t.compute_source,
                 "trajectory": [[w, s.value] for w, s in sorted(t.windows.items())],
                 "stopPosition": info.get("stopPosition"),
                 "predicted": t.predicted,
@@ -62,6 +65,9 @@ def build_results(
             "predicted": by_id[t.source].predicted if t.source is not None else None,
             "final": t.final,
             "examples": t.examples,
+            "cpuSeconds": t.cpu_seconds,
+            "gpuSeconds": t.gpu_seconds,
+            "computeSource": t.compute_source,
         }
         for t in search.trials
         if t.stage == 2

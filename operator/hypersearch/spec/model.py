@@ -30,6 +30,7 @@ class DataRange:
     stop: int
     rate: float = 1.0
     sampling: Literal["uniform", "negatives"] = "uniform"
+    eval_rate: float = 1.0  # fraction of each window scored (a stage-2 run scores its target fully)
 
     def env(self) -> dict[str, str]:
         """The control-protocol variables that ask a trainer for this data."""
@@ -38,7 +39,28 @@ class DataRange:
             "HS_DATA_STOP": str(self.stop),
             "HS_DATA_RATE": repr(float(self.rate)),
             "HS_DATA_SAMPLING": self.sampling,
+            "HS_EVAL_RATE": repr(float(self.eval_rate)),
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "stop": self.stop,
+            "rate": self.rate,
+            "sampling": self.sampling,
+            "evalRate": self.eval_rate,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> DataRange:
+        """From :meth:`to_dict` output; records written before ``evalRate`` existed scored all."""
+        return cls(
+            start=int(raw["start"]),
+            stop=int(raw["stop"]),
+            rate=float(raw.get("rate", 1.0)),
+            sampling=raw.get("sampling", "uniform"),
+            eval_rate=float(raw.get("evalRate", 1.0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,8 @@ class MetricsSpec:
     position: str = "hypersearch_trainer_position"
     examples: str = "hypersearch_trainer_train_examples_total"
     done: str = "hypersearch_trainer_done"
+    cpu_seconds: str = "hypersearch_trainer_cpu_seconds_total"
+    gpu_seconds: str = "hypersearch_trainer_gpu_seconds_total"
 
 
 @dataclass(frozen=True)
@@ -132,6 +156,7 @@ def _data(raw: dict[str, Any], windows: int) -> DataRange:
         stop=int(raw["stop"]) if raw.get("stop") is not None else windows,
         rate=float(raw.get("rate", 1.0)),
         sampling=raw.get("sampling", "uniform"),
+        eval_rate=float(raw.get("evalRate", 1.0)),
     )
 
 
@@ -209,6 +234,8 @@ def from_document(document: dict[str, Any]) -> SearchSpec:
             position=metrics["position"],
             examples=metrics["examples"],
             done=metrics["done"],
+            cpu_seconds=metrics["cpuSeconds"],
+            gpu_seconds=metrics["gpuSeconds"],
         ),
         trial_template=spec.get("trialTemplate") or {},
     )

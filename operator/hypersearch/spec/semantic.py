@@ -66,6 +66,10 @@ def _data_errors(data: dict[str, Any], at: str, windows: int) -> list[SpecError]
     errors: list[SpecError] = []
     start = data.get("start", 0)
     stop = data.get("stop")
+    for name in ("rate", "evalRate"):  # NaN passes the schema's bounds (every comparison is false)
+        value = data.get(name, 1.0)
+        if not math.isfinite(value):
+            errors.append(SpecError(f"{at}.{name}", f"must be a number in (0, 1], got {value}"))
     if start >= windows:
         errors.append(SpecError(f"{at}.start", f"{start} is past the stream's {windows} windows"))
     if stop is not None:
