@@ -3,12 +3,17 @@
 Metric of window w: 0.5 + 0.1*sin(w/3) (shared drift) + (x - 0.3)**2 (the config's gap), so
 the best configuration is known. HS_FAKE_MODES="trial-name:mode,..." picks a failure mode:
 crash (exit 3), silent (never serves metrics), hang (stops progressing, ignores SIGTERM).
+It exports no compute counters unless HS_FAKE_COUNTERS=1 (then its own CPU time), so the runner
+measures its CPU itself; HS_FAKE_SPIN burns that many CPU-seconds per window, and on its way out
+it writes the CPU time it used (getrusage of itself and its children) to HS_RESULT_FILE.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import resource
 import signal
 import sys
 import threading
@@ -40,6 +45,10 @@ def main() -> int:
         "hypersearch_trainer_window_metric", "m", ["window", "metric", "stratum"], registry=reg
     )
     done = Gauge("hypersearch_trainer_done", "d", registry=reg)
+    if env.get("HS_FAKE_COUNTERS") == "1":
+        cpu = Gauge("hypersearch_trainer_cpu_seconds_total", "c", registry=reg)
+        cpu.set_function(time.process_time)
+    spin = float(env.get("HS_FAKE_SPIN", "0"))
     start_http_server(int(env["HS_METRICS_PORT"]), addr=env["HS_METRICS_HOST"], registry=reg)
     ckpt = Path(env["HS_CHECKPOINT_DIR"]) / "window"
     w = int(ckpt.read_text()) if ckpt.is_file() else start
@@ -58,6 +67,7 @@ def main() -> int:
         if stopping.is_set():
             break
         wm.labels(str(w), "logloss", "all").set(metric(w, x))
+        burn(spin)
         time.sleep(step)
         w += 1
         pos.set(w)
@@ -67,7 +77,27 @@ def main() -> int:
     if w >= stop:
         done.set(1)
         stopping.wait(float(env.get("HS_METRICS_LINGER", "0")))
+    report_cpu(env.get("HS_RESULT_FILE"))
     return 0
+
+
+def burn(seconds: float) -> None:
+    """Spin until this process has used ``seconds`` more CPU time."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def report_cpu(path: str | None) -> None:
+    if not path:
+        return
+    used = sum(
+        u.ru_utime + u.ru_stime
+        for u in (resource.getrusage(resource.RUSAGE_SELF),
+                  resource.getrusage(resource.RUSAGE_CHILDREN))
+    )  # fmt: skip
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps({"cpu_seconds_self": used}))
 
 
 def metric(w: int, x: float) -> float:

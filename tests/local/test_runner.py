@@ -36,8 +36,51 @@ def test_search_runs_to_a_winner_with_stops(tmp_path: Path) -> None:
     assert results["winner"] == f"fake-ok-full-{best['id']:03d}"
     stopped = [t for t in results["trials"] if t["state"] == "Stopped"]
     assert stopped and all("stopped at" in t["reason"] for t in stopped)
-    assert results["cost"]["reduction"] > 1.5
+    assert results["cost"]["examplesReduction"] > 1.5
+    # The fake trainer's compute is mostly its start-up, which a reduced run pays in full:
+    # the compute reduction is known (a full-data run completed) but need not be above 1.
+    assert results["cost"]["reduction"] is not None
     assert not runner.live and not runner.stopping
+
+
+def test_trials_without_compute_counters_are_measured_by_the_runner(tmp_path: Path) -> None:
+    """The fake trainer exports no CPU counter: the runner measures each process's CPU time
+    (rusage when it reaps it), which matches what the process itself says it used."""
+    spin = 0.03  # CPU-seconds burnt per window
+    doc = set_env(fake_manifest("fake-cpu"), "HS_FAKE_SPIN", str(spin))
+    runner = run(doc, tmp_path / "out")
+    assert runner.code == 0  # type: ignore[attr-defined]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    for t in results["trials"]:
+        assert t["computeSource"] == "rusage", t
+        windows = t["position"] - t["data"]["start"]
+        assert t["cpuSeconds"] >= spin * windows, t
+        # The process's own account of its CPU time, written just before it exited.
+        own = json.loads((tmp_path / "out" / "trials" / t["name"] / "result.json").read_text())
+        assert abs(t["cpuSeconds"] - own["cpu_seconds_self"]) < 0.25, (t, own)
+    cost = results["cost"]
+    n = len(results["trials"])
+    assert cost["computeSource"] == {"rusage": n}
+    assert cost["computeUnit"] == ("GPU-seconds" if runner.devices else "CPU-seconds")
+    total = sum(t["cpuSeconds"] for t in results["trials"])
+    assert abs(cost["totalCpuSeconds"] - total) < 1e-2
+    # Stage 2 trained on the whole stream at rate 1: the baseline of the compute reduction.
+    assert cost["fullRunComputeSource"] == "1 completed full-data run (stage 2)"
+    (full,) = [t for t in results["trials"] if t["stage"] == 2]
+    assert cost["fullRunCpuSeconds"] == round(full["cpuSeconds"], 3)
+    expected = 6 * full["cpuSeconds"] / total
+    assert abs(cost["reduction"] - expected) < 0.01
+    assert cost["examplesReduction"] > 1.5
+
+
+def test_a_trainer_exporting_compute_counters_is_taken_at_its_word(tmp_path: Path) -> None:
+    doc = set_env(fake_manifest("fake-ctr", trials=3), "HS_FAKE_COUNTERS", "1")
+    runner = run(doc, tmp_path / "out")
+    assert runner.code == 0  # type: ignore[attr-defined]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {t["computeSource"] for t in results["trials"]} == {"trainer"}
+    assert all(t["cpuSeconds"] > 0 for t in results["trials"])
+    assert results["cost"]["computeSource"] == {"trainer": len(results["trials"])}
 
 
 def test_crash_silence_and_hang_fail_with_clear_reasons(tmp_path: Path) -> None:
@@ -102,6 +145,10 @@ def test_resume_after_kill_gives_the_same_winner(tmp_path: Path) -> None:
 
     resumed = run(doc, state_dir, resume=True)
     assert resumed.search.phase == "Succeeded"
+    # A restarted trial's CPU time adds to what its first process had used.
+    for t in before["engine"]["trials"]:
+        if t["cpuSeconds"] is not None:
+            assert (resumed.search.trials[t["id"]].cpu_seconds or 0) >= t["cpuSeconds"]
     assert resumed.search.summary()["winner"] == reference.search.summary()["winner"]
     assert resumed.search.promoted == reference.search.promoted
     for t in before["engine"]["trials"]:

@@ -4,6 +4,11 @@ A process group per trial lets a stop reach the trainer's children too, and keep
 Ctrl-C from hitting trials before the runner has decided what to do. On Linux the trial also
 gets SIGTERM if the runner dies abruptly (PR_SET_PDEATHSIG), so a killed runner leaves no
 trainer behind, and the trainer still checkpoints on its way out.
+
+The process's CPU time is measured for trainers that don't export their own compute counters:
+while it runs from ``/proc/<pid>/stat`` (user + system time of the process and of the children
+it has waited for), and exactly at exit from the rusage ``os.wait4`` returns when the runner
+reaps it (the same figures, final, including every descendant that was waited for).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -19,6 +25,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """utime + stime + cutime + cstime of a live process, in seconds; None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", errors="replace")
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces: the fields after it follow the last ")".
+    fields = stat.rsplit(")", 1)[-1].split()
+    try:
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # fields 14-17 of proc(5)
+    except (IndexError, ValueError):
+        return None
+    return ticks / CLOCK_TICKS
 
 
 def _child_setup() -> Callable[[], None] | None:
@@ -43,6 +66,9 @@ class TrialProcess:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in wait()/poll()
         self.started = time.monotonic()
+        self.ended: float | None = None
+        self.rusage: resource.struct_rusage | None = None  # set when reaped
+        self._last_cpu: float | None = None
         self._term_sent: float | None = None
         try:
             self.proc = subprocess.Popen(
@@ -64,11 +90,48 @@ class TrialProcess:
         return self.proc.pid
 
     def poll(self) -> int | None:
-        rc = self.proc.poll()
+        rc = self._wait4(block=False)
         if rc is not None:
             self._reap_group()
             self._log.close()
         return rc
+
+    def _wait4(self, block: bool) -> int | None:
+        """Reap the process with ``os.wait4`` (keeping its rusage); None while it runs."""
+        if self.proc.returncode is not None:
+            return self.proc.returncode
+        try:
+            pid, status, usage = os.wait4(self.proc.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere: the exit code is all that is left
+            return self.proc.wait() if block else self.proc.poll()
+        if pid == 0:
+            return None
+        self.rusage = usage
+        self.ended = time.monotonic()
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+        return self.proc.returncode
+
+    def _wait(self, timeout: float | None) -> int | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            rc = self._wait4(block=False)
+            if rc is not None or (deadline is not None and time.monotonic() >= deadline):
+                return rc
+            time.sleep(0.02)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU-seconds (user + system) used so far: exact from rusage once it has exited."""
+        if self.rusage is not None:
+            return self.rusage.ru_utime + self.rusage.ru_stime
+        if self.proc.returncode is None:
+            now = proc_cpu_seconds(self.proc.pid)
+            if now is not None:
+                self._last_cpu = now
+        return self._last_cpu
+
+    def wall_seconds(self) -> float:
+        """Seconds from the start to the exit (or to now)."""
+        return (self.ended if self.ended is not None else time.monotonic()) - self.started
 
     def terminate(self) -> None:
         """Ask the whole group to stop (the trainer checkpoints and exits at a safe point)."""
@@ -84,11 +147,11 @@ class TrialProcess:
     def kill_and_wait(self, grace: float) -> int:
         """Stop now: SIGTERM, wait up to ``grace`` seconds, then SIGKILL; returns the code."""
         self.terminate()
-        try:
-            rc = self.proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
+        rc = self._wait(grace)
+        if rc is None:
             self._signal(signal.SIGKILL)
-            rc = self.proc.wait()
+            rc = self._wait4(block=True)
+            assert rc is not None
         self._reap_group()
         self._log.close()
         return rc

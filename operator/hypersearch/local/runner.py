@@ -80,6 +80,9 @@ class _Live:
     last_seen: tuple[float, float] = (-1.0, -1.0)
     sumcount: SumCountState = field(default_factory=SumCountState)
     done: bool = False
+    # Compute of the trial's earlier processes (before a resume), added to this one's rusage.
+    cpu_base: float = 0.0
+    gpu_base: float = 0.0
 
 
 def free_port() -> int:
@@ -105,7 +108,7 @@ class LocalRunner:
         self.dir = options.state_dir
         self.interval = options.interval or spec.metrics.interval_seconds
         self.live: dict[int, _Live] = {}
-        self.stopping: dict[int, TrialProcess] = {}
+        self.stopping: dict[int, _Live] = {}
         self.meta: dict[str, dict[str, Any]] = {}
         self.events: list[Event] = []
         self.elapsed_before = 0.0
@@ -198,7 +201,15 @@ class LocalRunner:
                     env[name] = str(self.threads)
         proc = TrialProcess(command.argv, env, tdir / "log.txt", command.cwd)
         path = self.spec.metrics.path
-        self.live[trial_id] = _Live(trial_id, proc, f"http://127.0.0.1:{port}{path}", device)
+        measured = trial.compute_source == "rusage"
+        self.live[trial_id] = _Live(
+            trial_id,
+            proc,
+            f"http://127.0.0.1:{port}{path}",
+            device,
+            cpu_base=(trial.cpu_seconds or 0.0) if measured else 0.0,
+            gpu_base=(trial.gpu_seconds or 0.0) if measured else 0.0,
+        )
         info = self.meta.setdefault(trial.name, {})
         info.update(
             {
@@ -215,7 +226,16 @@ class LocalRunner:
         lv = self.live.pop(trial_id, None)
         if lv is not None:
             lv.process.terminate()
-            self.stopping[trial_id] = lv.process
+            self.stopping[trial_id] = lv
+
+    def _measure(self, lv: _Live) -> None:
+        """The process's own CPU time (and GPU wall time on a device), for trainers without
+        compute counters; the engine keeps the trainer's counters when it has them."""
+        cpu = lv.process.cpu_seconds()
+        if cpu is None:
+            return
+        gpu = lv.process.wall_seconds() if lv.device is not None else 0.0
+        self.search.record_compute(lv.trial, lv.cpu_base + cpu, lv.gpu_base + gpu, "rusage")
 
     def _ended(self, trial_id: int, code: int | None) -> None:
         info = self.meta.setdefault(self.search.trials[trial_id].name, {})
@@ -271,8 +291,13 @@ class LocalRunner:
         seen = (report.position, report.examples)
         if seen != lv.last_seen:
             lv.last_seen, lv.last_change = seen, time.monotonic()
+        if report.cpu_seconds is None:
+            self._measure(lv)
         if report.position < trial.position or report.examples < trial.examples:
             return  # restarted from an older checkpoint: catching up to what was observed
+        cpu, gpu = report.cpu_seconds, report.gpu_seconds
+        if trial.compute_source == "trainer" and (cpu or 0.0) < (trial.cpu_seconds or 0.0):
+            cpu = gpu = None  # a resumed trainer's counter catching up: keep the last reading
         fresh = {
             w: s
             for w, s in report.windows.items()
@@ -281,7 +306,8 @@ class LocalRunner:
         if fresh or report.position != trial.position or report.examples != trial.examples:
             self.apply(
                 self.search.observe(
-                    lv.trial, TrialReport(report.position, report.examples, fresh, report.done)
+                    lv.trial,
+                    TrialReport(report.position, report.examples, fresh, report.done, cpu, gpu),
                 )
             )
             self.save()
@@ -295,6 +321,7 @@ class LocalRunner:
             if code is None:
                 continue
             del self.live[tid]
+            self._measure(lv)  # exact: the rusage of the reaped process
             self._ended(tid, code)
             name = self.search.trials[tid].name
             if code == 0:
@@ -305,12 +332,14 @@ class LocalRunner:
                 self._event(name, "failed", why)
                 self.apply(self.search.finished(tid, False, why))
             self.save()
-        for tid, proc in list(self.stopping.items()):
-            proc.escalate(self.options.stop_grace)
-            code = proc.poll()
+        for tid, stopped in list(self.stopping.items()):
+            stopped.process.escalate(self.options.stop_grace)
+            code = stopped.process.poll()
             if code is not None:
                 del self.stopping[tid]
+                self._measure(stopped)
                 self._ended(tid, code)
+                self.save()
 
     def _check_health(self) -> None:
         now = time.monotonic()
@@ -377,11 +406,12 @@ class LocalRunner:
 
     def _shutdown(self) -> None:
         """Stop every process we started (SIGTERM, grace, SIGKILL) and wait for each."""
-        procs = {**self.stopping, **{tid: lv.process for tid, lv in self.live.items()}}
-        for proc in procs.values():
-            proc.terminate()
-        for tid, proc in procs.items():
-            code = proc.kill_and_wait(self.options.stop_grace)
+        procs = {**self.stopping, **self.live}
+        for lv in procs.values():
+            lv.process.terminate()
+        for tid, lv in procs.items():
+            code = lv.process.kill_and_wait(self.options.stop_grace)
+            self._measure(lv)
             if self.search.trials[tid].state is not TrialState.RUNNING:
                 self._ended(tid, code)
         self.live.clear()
