@@ -16,6 +16,9 @@ hypersearch run manifests/examples/quickstart.yaml --state-dir "$STATE_DIR" "$@"
 python - "$STATE_DIR/results.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
+c = r['cost']
+compute = f"{c['reduction']}x" if c.get('reduction') else f"not known ({c.get('computeNote')})"
 print(f"winner: {r['winner']} (promoted: {', '.join(r['promoted'])}); "
-      f"cost reduction {r['cost']['reduction']}x; report: {sys.argv[1].rsplit('/', 1)[0]}/report.html")
+      f"compute reduction {compute} ({c['computeUnit']}), examples reduction {c['examplesReduction']}x; "
+      f"report: {sys.argv[1].rsplit('/', 1)[0]}/report.html")
 PY

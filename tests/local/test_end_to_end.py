@@ -36,13 +36,20 @@ def test_quickstart_path_with_the_real_trainer(tmp_path: Path, tiny_dataset: Pat
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Succeeded" in done.stdout
     assert re.search(r"1\. quickstart-\d{3}\s+0\.\d+", done.stdout), done.stdout
-    assert "less than a full search" in done.stdout
+    assert re.search(r"^compute: [\d.,]+ CPU-s, .*; examples [\d.,M]+, [\d.]+x less$", done.stdout,
+                     re.M), done.stdout  # fmt: skip
 
     results = json.loads((out / "results.json").read_text())
     assert results["phase"] == "Succeeded"
     assert len(results["stage2"]) == 2
     assert all(r["final"] is not None for r in results["stage2"])
-    assert results["cost"]["stage2Examples"] > 0
+    cost = results["cost"]
+    assert cost["stage2Examples"] > 0
+    # The reference trainer exports its CPU-seconds; the full-data stage-2 runs are the baseline.
+    assert cost["computeSource"] == {"trainer": len(results["trials"])}, cost
+    assert all(t["cpuSeconds"] > 0 and t["computeSource"] == "trainer" for t in results["trials"])
+    assert cost["fullRunComputeSource"] == "median of 2 completed full-data runs (stage 2)"
+    assert cost["reduction"] is not None and cost["examplesReduction"] > 1
     for t in results["trials"]:
         assert t["trajectory"], t["name"]
         assert t["reason"], t["name"]
@@ -94,13 +101,19 @@ def test_stage1_on_the_full_data_hands_its_finished_runs_to_stage2(
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads((out / "results.json").read_text())
     assert results["phase"] == "Succeeded"
-    assert results["cost"]["stage2Examples"] == 0
-    assert results["cost"]["reduction"] == 1.0  # every configuration trained once, fully
+    cost = results["cost"]
+    assert cost["stage2Examples"] == 0 and cost["stage2CpuSeconds"] == 0
+    assert cost["examplesReduction"] == 1.0  # every configuration trained once, fully
     stage1 = {t["name"]: t for t in results["trials"] if t["stage"] == 1}
+    # ... and so was its compute: a full search's is 3 x the median run, this one's the sum.
+    cpu = sorted(t["cpuSeconds"] for t in stage1.values())
+    assert cost["fullRunComputeSource"] == "median of 3 completed full-data runs (stage 1)"
+    assert abs(cost["reduction"] - 3 * cpu[1] / sum(cpu)) < 0.01
     stage2 = [t for t in results["trials"] if t["stage"] == 2]
     assert len(stage2) == 2
     for t in stage2:
         assert t["state"] == "Completed" and t["reason"].startswith("reused"), t
+        assert t["computeSource"] == "reused" and t["cpuSeconds"] == 0
         assert t["final"] is not None
     state = json.loads((out / "state.json").read_text())
     kinds = {(name, kind) for _, name, kind, _ in state["events"]}

@@ -1,4 +1,5 @@
-"""The live progress display: stage, trials by state, running trials, stops with reasons, cost.
+"""The live progress display: stage, trials by state, running trials, stops with reasons, cost
+(compute first, examples beside it).
 
 On a terminal it is a rich Live panel; elsewhere (CI logs, pipes) each event is one plain line,
 so a log still tells the story of the search.
@@ -18,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hypersearch.engine import TrialState
+from hypersearch.report.costtext import cost_line
 
 if TYPE_CHECKING:
     from hypersearch.local.runner import LocalRunner
@@ -118,8 +120,6 @@ class Display:
         search = r.search
         s = search.summary()
         counts = s["trials"]
-        cost = search.cost()
-        full = cost.full_search
         header = Text()
         header.append(f"{search.spec.name}", style="bold")
         header.append(f"  stage {search.stage}  {search.phase}  {_clock(r.elapsed())}\n")
@@ -128,13 +128,7 @@ class Display:
             f"{counts['completed']} completed, {counts['failed']} failed "
             f"(stage 1: {counts['total']} configurations)\n"
         )
-        if full:
-            header.append(
-                f"examples: {cost.total:,.0f} of {full:,.0f} for a full search "
-                f"({100 * cost.total / full:.1f}%, reduction {full / max(cost.total, 1):.1f}x)"
-            )
-        else:
-            header.append(f"examples: {cost.total:,.0f}")
+        header.append(cost_line(s["cost"]))
         table = Table(box=None, pad_edge=False, expand=False)
         for col in ("trial", "stage", search.spec.window_name, "relative", "params"):
             table.add_column(col)

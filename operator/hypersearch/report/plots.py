@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from hypersearch.report.costtext import basis, compute_total, factor, normalized
+
 
 def _cohort_median(results: dict[str, Any]) -> dict[int, float]:
     """Per-window median over stage-1 trials: drift is shared, so gaps to it are comparable."""
@@ -114,20 +116,40 @@ def predicted_vs_observed(results: dict[str, Any], path: Path) -> None:
 
 
 def cost(results: dict[str, Any], path: Path) -> None:
-    """Examples trained: this search (stage 1 + stage 2) against running every config fully."""
-    c = results["cost"]
-    fig, ax = plt.subplots(figsize=(8, 2.6))
-    s1, s2 = c["stage1Examples"] or 0.0, c["stage2Examples"] or 0.0
+    """Compute (top): this search (stage 1 + stage 2) against running every config fully;
+    training examples (bottom), beside it."""
+    c = normalized(results["cost"])
+    unit = str(c.get("computeUnit") or "CPU-seconds")
+    fig, (ax, ax_ex) = plt.subplots(2, 1, figsize=(8, 4.6), height_ratios=[3, 2])
+    s1, s2 = compute_total(c, "stage1") or 0.0, compute_total(c, "stage2") or 0.0
     ax.barh(["this search"], [s1], color="tab:blue", label="stage 1")
     ax.barh(["this search"], [s2], left=[s1], color="tab:orange", label="stage 2")
-    full = c.get("fullSearchExamples")
+    full = compute_total(c, "fullSearch")
     if full:
-        ax.barh(["full search"], [full], color="grey", label="full search (estimated)")
-        ax.set_title(f"Training examples: {c.get('reduction') or 0:.1f}x less than a full search")
+        estimated = " (estimated)" if c.get("fullRunComputeEstimated") else ""
+        ax.barh(["full search"], [full], color="grey", label=f"full search{estimated}")
+    if c.get("reduction"):
+        ax.set_title(
+            f"Compute: {factor(float(c['reduction']))} than a full search ({basis(c)})",
+            fontsize=10,
+        )
     else:
-        ax.set_title("Training examples")
-    ax.set_xlabel("training examples")
+        ax.set_title(f"Compute: reduction {c.get('computeNote') or 'not known'}", fontsize=10)
+    ax.set_xlabel(unit)
     ax.legend(fontsize=7, loc="lower right")
+    e1, e2 = c["stage1Examples"] or 0.0, c["stage2Examples"] or 0.0
+    ax_ex.barh(["this search"], [e1], color="tab:blue", alpha=0.6)
+    ax_ex.barh(["this search"], [e2], left=[e1], color="tab:orange", alpha=0.6)
+    full_ex = c.get("fullSearchExamples")
+    if full_ex:
+        ax_ex.barh(["full search"], [full_ex], color="grey", alpha=0.6)
+    reduction = c.get("examplesReduction")
+    ax_ex.set_title(
+        "Training examples"
+        + (f": {factor(float(reduction))} than a full search" if reduction else ""),
+        fontsize=9,
+    )
+    ax_ex.set_xlabel("training examples")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

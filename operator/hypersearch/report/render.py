@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hypersearch.report.costtext import basis, compute_total, factor, normalized, sources_text
 from hypersearch.report.files import write_json_atomic
 from hypersearch.report.plots import PLOTS
 
@@ -47,8 +48,40 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return html.escape(str(v))
 
 
+def _cost_html(c: dict[str, Any]) -> str:
+    """Compute first (the headline), examples beside it, and where each figure comes from."""
+    e = html.escape
+    unit = str(c.get("computeUnit") or "CPU-seconds")
+    s1, s2 = compute_total(c, "stage1"), compute_total(c, "stage2")
+    full = compute_total(c, "fullSearch")
+    if c.get("reduction"):
+        headline = (
+            f"<b>{factor(float(c['reduction']))} compute than a full search</b> ({e(basis(c))})"
+        )
+    else:
+        headline = f"<b>compute reduction {e(str(c.get('computeNote') or 'not known'))}</b>"
+    full_text = (
+        f"a full search: {_fmt(full, 1)} {e(unit)} "
+        f"({e(str(c.get('fullRunComputeSource')))}, times the configurations)"
+        if full is not None
+        else "a full search: not known yet"
+    )
+    examples = (
+        f"{factor(float(c['examplesReduction']))} than a full search"
+        if c.get("examplesReduction")
+        else "reduction not known yet"
+    )
+    return (
+        f"Cost: {headline}. Compute: {_fmt(compute_total(c), 1)} {e(unit)} (stage 1 "
+        f"{_fmt(s1, 1)}, stage 2 {_fmt(s2, 1)}); {full_text}. Compute from "
+        f"{e(sources_text(c))}.</li>\n<li>Examples trained: {_fmt(c['totalExamples'])} (stage 1 "
+        f"{_fmt(c['stage1Examples'])}, stage 2 {_fmt(c['stage2Examples'])}); a full search: "
+        f"{_fmt(c.get('fullSearchExamples'))}; {examples}"
+    )
+
+
 def _html(r: dict[str, Any]) -> str:
-    c = r["cost"]
+    c = normalized(r["cost"])
     e = html.escape
     rows = []
     for t in r["trials"]:
@@ -56,10 +89,11 @@ def _html(r: dict[str, Any]) -> str:
         rows.append(
             f"<tr class='{e(t['state'].lower())}'><td>{e(t['name'])}</td><td>{t['stage']}</td>"
             f"<td>{e(params)}</td><td>{e(t['state'])}</td><td>{_fmt(t['position'], 1)}</td>"
+            f"<td>{_fmt(t.get('cpuSeconds'), 1)}</td><td>{_fmt(t.get('gpuSeconds'), 1)}</td>"
+            f"<td>{e(str(t.get('computeSource') or ''))}</td>"
             f"<td>{_fmt(t['examples'])}</td><td>{_fmt(t['predicted'])}</td>"
             f"<td>{_fmt(t['final'])}</td><td>{e(t['reason'])}</td></tr>"
         )
-    reduction = c.get("reduction")
     plots = "".join(
         f"<figure><img src='plots/{name}' alt='{name}'><figcaption>{name}</figcaption></figure>"
         for name in PLOTS
@@ -78,14 +112,13 @@ img {{ max-width: 100%; }} figure {{ margin: 1em 0; }}
 <li>Winner: <b>{e(str(r["winner"]))}</b>; promoted to stage 2: {e(", ".join(r["promoted"]))}</li>
 <li>Objective: {e(r["goal"])} {e(r["metric"])} over the last {r["evaluationWindows"]}
  of {r["windows"]} {e(r["windowName"])}s</li>
-<li>Cost: {_fmt(c["totalExamples"])} training examples (stage 1 {_fmt(c["stage1Examples"])},
- stage 2 {_fmt(c["stage2Examples"])}); a full search: {_fmt(c.get("fullSearchExamples"))};
- reduction {_fmt(reduction, 1)}x</li>
+<li>{_cost_html(c)}</li>
 <li>Wall time: {_fmt(r["elapsedSeconds"], 1)} s</li>
 </ul>
 {plots}
 <h2>Trials</h2>
 <table><tr><th>trial</th><th>stage</th><th>parameters</th><th>state</th><th>position</th>
+<th>CPU-s</th><th>GPU-s</th><th>compute from</th>
 <th>examples</th><th>predicted</th><th>final</th><th>reason</th></tr>
 {"".join(rows)}
 </table>

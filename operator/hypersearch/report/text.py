@@ -1,9 +1,12 @@
-"""The few lines printed at the end of ``hypersearch run``: outcome, winners, cost, where to look."""
+"""The few lines printed at the end of ``hypersearch run``: outcome, winners, cost (compute first,
+examples beside it), where to look."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from hypersearch.report.costtext import cost_line, normalized, sources_text
 
 
 def outcome_lines(results: dict[str, Any], directory: Path) -> list[str]:
@@ -17,12 +20,12 @@ def outcome_lines(results: dict[str, Any], directory: Path) -> list[str]:
         for i, r in enumerate(finals, 1):
             params = " ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
             lines.append(f"  {i}. {r['source']}  {r['final']:.5f}  {params}")
-    c = results["cost"]
-    if c.get("reduction"):
-        lines.append(
-            f"cost: {c['totalExamples']:,.0f} training examples, "
-            f"{c['reduction']:.1f}x less than a full search ({c['fullSearchExamples']:,.0f})"
-        )
+    c = normalized(results["cost"])
+    lines.append(cost_line(c))
+    full = c.get("fullRunComputeSource")
+    lines.append(
+        f"  compute from {sources_text(c)}" + (f"; a full run's compute: {full}" if full else "")
+    )
     lines.append(f"elapsed: {results['elapsedSeconds']:.0f}s")
     lines.append(f"results: {directory / 'results.json'}  report: {directory / 'report.html'}")
     return lines
