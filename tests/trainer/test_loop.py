@@ -45,7 +45,7 @@ def make_trainer(
     )
 
 
-COMPUTE = ("cpu_seconds", "gpu_seconds")  # what a process spent: differs between two processes
+COMPUTE = ("cpu_seconds", "gpu_seconds", "eval_cpu_seconds")  # differs between two processes
 
 
 def metrics_of(t: OnlineTrainer) -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
 """What a run costs in the units users pay: CPU-seconds of the process tree, GPU-seconds.
 
-CPU time comes from ``os.times()``: user + system time of every thread of this process since it
-started (interpreter and torch import included) plus that of its waited-for children. GPU time
+CPU time is user + system time of every thread of this process since it started (interpreter and
+torch import included; ``time.process_time``, nanosecond resolution) plus that of its waited-for
+children (``os.times``). GPU time
 is wall time × GPUs in use, counted from the moment the model is placed on a GPU. A run resumed
 from a checkpoint continues the counters of the checkpoint (work done after the checkpoint by the
 process that died is lost from the count, as it is from the run).
@@ -17,7 +18,7 @@ import time
 def process_cpu_seconds() -> float:
     """User + system CPU seconds of this process and its reaped children."""
     t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return time.process_time() + t.children_user + t.children_system
 
 
 class ComputeMeter:

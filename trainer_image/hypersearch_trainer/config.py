@@ -21,6 +21,11 @@ T = TypeVar("T")
 # option name → (environment variable, help)
 OPTIONS: dict[str, tuple[str, str]] = {
     "dataset": ("HS_DATASET", "flights-3m | path/to/dataset.yaml | criteo:DIR | synth:NAME[?opts]"),
+    "prepared_data": (
+        "HS_PREPARED_DATA",
+        "directory or s3:// URL of prepared data (decoded and hashed once, read at the run's rate; "
+        "prepared on first use)",
+    ),
     "data_rate": ("HS_DATA_RATE", "sub-sampling rate in (0, 1] (default 1)"),
     "data_sampling": ("HS_DATA_SAMPLING", "uniform | negatives (default uniform)"),
     "eval_rate": (
@@ -55,6 +60,7 @@ class RunConfig:
 
     dataset: str
     params: HyperParams = field(default_factory=HyperParams)
+    prepared_data: str | None = None
     data_rate: float = 1.0
     data_sampling: str = "uniform"
     eval_rate: float = 1.0
@@ -100,6 +106,7 @@ def _int(raw: str) -> int:
 
 CONVERTERS: dict[str, Callable[[str], Any]] = {
     "dataset": str,
+    "prepared_data": str,
     "data_rate": _conv("data_rate", "HS_DATA_RATE", float, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]"),
     "data_sampling": _conv("data_sampling", "HS_DATA_SAMPLING", lambda s: s.strip().lower(),
                            lambda v: v in SAMPLING_KINDS, "uniform or negatives"),

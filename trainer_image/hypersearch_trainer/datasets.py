@@ -153,8 +153,12 @@ def _synth_spec(text: str) -> SynthSpec:
     return spec
 
 
-def open_dataset(ref: str) -> Source:
-    """``flights-3m`` | ``path/to/dataset.yaml`` | ``criteo:DIR`` | ``synth:NAME[?opts]``."""
+def open_dataset(ref: str, index: bool = True) -> Source:
+    """``flights-3m`` | ``path/to/dataset.yaml`` | ``criteo:DIR`` | ``synth:NAME[?opts]``.
+
+    ``index=False`` defers a tabular file's pass over its timestamps (and the errors it finds)
+    until the windows are needed: a run on prepared data never needs them.
+    """
     if not ref:
         raise ConfigError("no dataset given: set HS_DATASET or --dataset")
     if ref.startswith("criteo:"):
@@ -168,11 +172,11 @@ def open_dataset(ref: str) -> Source:
                 f"dataset {ref}: {spec.path} not found; fetch it once with "
                 f"`python -m hypersearch_trainer.datasets fetch {ref}` (or set HS_DATA_CACHE)"
             )
-        return TabularSource(spec)
+        return TabularSource(spec, index)
     path = Path(ref).expanduser()
     if path.suffix.lower() in (".yaml", ".yml") or path.exists():
         spec, _ = load_yaml_spec(path)
-        return TabularSource(spec)
+        return TabularSource(spec, index)
     raise ConfigError(
         f"dataset {ref!r}: not a bundled name ({', '.join(BUNDLED)}), an existing YAML file, "
         "criteo:DIR or synth:NAME"

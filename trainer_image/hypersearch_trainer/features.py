@@ -6,7 +6,6 @@ same thing wherever it comes from.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,12 +16,9 @@ import pyarrow.compute as pc
 from hypersearch_trainer.errors import ConfigError, DataError
 from hypersearch_trainer.expr import Expr, as_array
 from hypersearch_trainer.hashing import field_keys, hash_column
+from hypersearch_trainer.sampling import RowSelection
 
 ROW_BITS = 32  # example id = window index << ROW_BITS | row index within the window
-
-# Which rows of a window a run needs, from (window, example ids, labels): reading and featurising
-# only those is what makes a sub-sampled run cheap. Ids stay those of the full window.
-RowFilter = Callable[[int, npt.NDArray[np.int64], npt.NDArray[np.float32]], npt.NDArray[np.bool_]]
 
 
 @dataclass
@@ -145,7 +141,7 @@ class Featurizer:
         window: int,
         first_row: int,
         where: str,
-        rows: RowFilter | None = None,
+        rows: RowSelection | None = None,
     ) -> Batch:
         """Build one batch from the rows of ``table`` (all from window ``window``) that ``rows``
         keeps (all when None)."""

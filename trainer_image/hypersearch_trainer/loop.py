@@ -28,11 +28,14 @@ from hypersearch_trainer.metrics import WindowResult, score_window
 from hypersearch_trainer.models import CTRModel, bucket_indices
 from hypersearch_trainer.optim import Optimizer
 from hypersearch_trainer.params import HyperParams
-from hypersearch_trainer.sampling import Sampler
+from hypersearch_trainer.sampling import RowSelection, Sampler
 from hypersearch_trainer.sources import Source, Window
 
 log = logging.getLogger("hypersearch_trainer")
 
+# Evaluation rates below 1 whose nested-sample loss is recorded when a window is scored in full,
+# so a benchmark can replay what any of them would have measured (the samples are nested).
+EVAL_LADDER = (0.01, 0.03, 0.1, 0.3)
 CACHE_ROWS = 4_000_000  # windows up to this many rows are kept in memory between eval and training
 
 
@@ -83,6 +86,7 @@ class OnlineTrainer:
         self.eval_rate = eval_rate
         self.full_eval_windows = full_eval_windows  # scored in full whatever eval_rate (stage 2)
         self.state = LoopState(next_window=start)
+        self._scored_ids: npt.NDArray[np.int64] = np.zeros(0, np.int64)
         self._buckets = np.uint64(hp.hash_buckets)
         self._last_ckpt = time.monotonic()
         # observers for tests: called with ("eval"|"train", window index) before each step
@@ -144,11 +148,11 @@ class OnlineTrainer:
         """The evaluation sample's rate in window ``w``."""
         return 1.0 if w in self.full_eval_windows else self.eval_rate
 
-    def _needed(
-        self, w: int, ids: npt.NDArray[np.int64], labels: npt.NDArray[np.float32]
-    ) -> npt.NDArray[np.bool_]:
-        rate = self.window_eval_rate(w) if self.progressive_eval else 0.0
-        return self.sampler.needed(ids, labels, rate)
+    def rows_needed(self) -> RowSelection:
+        """What to read of each window: the training sample and the evaluation sample."""
+        if self.progressive_eval:
+            return RowSelection(self.sampler, self.window_eval_rate)
+        return RowSelection(self.sampler, lambda _w: 0.0)
 
     def _evaluate(self, batches: Iterator[Batch], w: int, stop: Callable[[], bool]) -> tuple[
         list[tuple[Batch, torch.Tensor]] | None, int, npt.NDArray[np.float32], npt.NDArray[np.float64],
@@ -160,7 +164,7 @@ class OnlineTrainer:
         cache: list[tuple[Batch, torch.Tensor]] | None = []
         rows = 0
         rate = self.window_eval_rate(w)
-        logits, losses, labels, strata = [], [], [], []
+        logits, losses, labels, strata, scored_ids = [], [], [], [], []
         with torch.inference_mode():
             for chunk in batches:
                 if stop():
@@ -185,9 +189,11 @@ class OnlineTrainer:
                     logits.append(z.cpu().numpy())
                     losses.append(loss.double().cpu().numpy())
                 labels.append(chunk.labels)
+                scored_ids.append(chunk.example_ids)
                 if chunk.strata is not None:
                     strata.append(chunk.strata)
         self.model.train()
+        self._scored_ids = _cat(scored_ids, np.int64)
         return (
             cache,
             rows,
@@ -275,7 +281,9 @@ class OnlineTrainer:
         t0 = time.monotonic()
         base = self.state.elapsed_s
         try:
-            for window in self.source.windows(self.state.next_window, self.stop, self._needed):
+            for window in self.source.windows(
+                self.state.next_window, self.stop, self.rows_needed()
+            ):
                 if not self._run_window(window, stop):
                     return False
                 self.state.elapsed_s = base + time.monotonic() - t0
@@ -294,12 +302,20 @@ class OnlineTrainer:
         cache: list[tuple[Batch, torch.Tensor]] | None = None
         if self.state.partial is None or self.state.partial["window"] != w:
             if self.progressive_eval:
+                cpu0 = self.metrics.compute.cpu_seconds()
                 cache, rows, logits, losses, labels, strata, stopped = self._evaluate(
                     window.batches(), w, stop
                 )
                 if stopped:
                     return False
                 result = score_window(w, window.label, logits, losses, labels, strata)
+                result.eval_cpu_seconds = round(self.metrics.compute.cpu_seconds() - cpu0, 4)
+                if self.window_eval_rate(w) >= 1.0 and len(losses):
+                    u = self.sampler.uniform(self._scored_ids)
+                    result.eval_sample = {
+                        str(e): [float(losses[u < e].sum()), int((u < e).sum())]
+                        for e in EVAL_LADDER
+                    }
             else:
                 result = WindowResult(w, window.label, 0, 0, 0.0, None, None)
                 rows = 0

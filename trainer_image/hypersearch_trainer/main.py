@@ -67,6 +67,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], stop_event: threading.Event
     """The body of ``main`` (separate so errors are mapped in one place)."""
     from hypersearch_trainer.config import parse_config
 
+    if argv and argv[0] == "prepare":
+        return prepare_command(argv[1:], env)
     cfg = parse_config(argv, env)
     try:
         return _run(cfg, stop_event)
@@ -78,6 +80,22 @@ def run(argv: Sequence[str], env: Mapping[str, str], stop_event: threading.Event
                    "trial": cfg.trial, "stage": cfg.stage}  # fmt: skip
             write_result(cfg.result_file, doc)
         raise
+
+
+def prepare_command(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """``hypersearch-trainer prepare --dataset D --seed S --prepared-data ROOT``: prepare once."""
+    from hypersearch_trainer.config import parse_config
+    from hypersearch_trainer.datasets import open_dataset
+    from hypersearch_trainer.errors import ConfigError
+    from hypersearch_trainer.prepared import prepare
+
+    cfg = parse_config(argv, env)
+    if not cfg.prepared_data:
+        raise ConfigError(
+            "prepare: set HS_PREPARED_DATA or --prepared-data (directory or s3:// URL)"
+        )
+    print(prepare(open_dataset(cfg.dataset), cfg.seed, cfg.prepared_data))
+    return EXIT_OK
 
 
 def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
@@ -99,6 +117,7 @@ def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
     from hypersearch_trainer.optim import Optimizer
     from hypersearch_trainer.result import build_result, write_result
     from hypersearch_trainer.sampling import Sampler
+    from hypersearch_trainer.sources import Source
 
     torch.set_num_threads(cfg.threads or available_cpus())
     if cfg.device == "cuda" and not torch.cuda.is_available():
@@ -106,7 +125,11 @@ def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
     use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if use_cuda else "cpu")
 
-    source = open_dataset(cfg.dataset)
+    source: Source = open_dataset(cfg.dataset, index=not cfg.prepared_data)
+    if cfg.prepared_data:
+        from hypersearch_trainer.prepared import open_prepared
+
+        source = open_prepared(source, cfg.prepared_data, cfg.seed)
     stop = source.num_windows if cfg.data_stop is None else cfg.data_stop
     if stop > source.num_windows:
         raise ConfigError(

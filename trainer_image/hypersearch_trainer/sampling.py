@@ -10,6 +10,7 @@ rows ordered by this hash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,3 +71,30 @@ class Sampler:
             weights[~positive] = np.float32(1.0 / self.rate)
             return chosen | positive, weights
         return chosen, weights
+
+
+@dataclass(frozen=True)
+class RowSelection:
+    """The rows of each window a run needs: its training sample and its evaluation sample.
+
+    Sources read and featurise only these rows (prepared shards read only the hash buckets
+    below :meth:`bound`); example ids stay those of the full window, so every decision is the
+    one the full window would give.
+    """
+
+    sampler: Sampler
+    eval_rate: Callable[[int], float]
+
+    def bound(self, window: int) -> float:
+        """Every needed row has a sampling hash below this (besides positives, see below)."""
+        return max(self.sampler.rate, self.eval_rate(window))
+
+    @property
+    def all_positives(self) -> bool:
+        """Negative sampling keeps every positive whatever its hash."""
+        return self.sampler.kind == "negatives" and self.sampler.rate < 1.0
+
+    def __call__(
+        self, window: int, example_ids: npt.NDArray[np.int64], labels: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.bool_]:
+        return self.sampler.needed(example_ids, labels, self.eval_rate(window))

@@ -21,7 +21,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from hypersearch_trainer.errors import ConfigError, DataError
-from hypersearch_trainer.features import Batch, Featurizer, RowFilter
+from hypersearch_trainer.features import Batch, Featurizer
+from hypersearch_trainer.sampling import RowSelection
 
 CHUNK_ROWS = 1 << 18
 
@@ -39,13 +40,21 @@ class Source(Protocol):
     """What the training loop needs from a stream."""
 
     name: str
-    num_windows: int
     categorical_names: list[str]
     numeric_names: list[str]
     has_strata: bool
 
-    def windows(self, start: int, stop: int, rows: RowFilter | None = None) -> Iterator[Window]:
+    @property
+    def num_windows(self) -> int:
+        """Windows in the stream."""
+        ...
+
+    def windows(self, start: int, stop: int, rows: RowSelection | None = None) -> Iterator[Window]:
         """Windows ``start .. stop-1`` in order, holding only the rows ``rows`` keeps."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What the data is, as plain data: prepared data is fingerprinted by it."""
         ...
 
 
@@ -54,7 +63,7 @@ def _in_memory(batches: list[Batch]) -> Callable[[], Iterator[Batch]]:
 
 
 def _chunked(
-    table: pa.Table, feat: Featurizer, window: int, where: str, rows: RowFilter | None
+    table: pa.Table, feat: Featurizer, window: int, where: str, rows: RowSelection | None
 ) -> list[Batch]:
     out = []
     for lo in range(0, table.num_rows, CHUNK_ROWS):
@@ -118,7 +127,7 @@ def _micros(t: dt.datetime) -> int:
 class TabularSource:
     """Parquet or CSV file sorted by a timestamp column; windows of fixed duration."""
 
-    def __init__(self, spec: TabularSpec) -> None:
+    def __init__(self, spec: TabularSpec, index: bool = True) -> None:
         self.spec = spec
         self.name = spec.name
         self.featurizer = Featurizer(
@@ -137,7 +146,22 @@ class TabularSource:
                 f"available columns: {', '.join(columns)}"
             )
         self.featurizer.check_columns(columns, self._where)
-        self._index()
+        self._num_windows: int | None = None
+        if index:  # a run on prepared data never needs the index: it then waits for first use
+            self._index()
+
+    @property
+    def num_windows(self) -> int:
+        if self._num_windows is None:
+            self._index()
+        assert self._num_windows is not None
+        return self._num_windows
+
+    def describe(self) -> dict[str, Any]:
+        """What the data is (for prepared data's fingerprint): the description and the file."""
+        st = self.spec.path.stat()
+        desc = {k: str(v) if v is not None else None for k, v in vars(self.spec).items()}
+        return {"kind": "tabular", **desc, "file": {"size": st.st_size, "mtime_ns": st.st_mtime_ns}}
 
     # ---- file access
     def _schema_names(self) -> list[str]:
@@ -209,12 +233,15 @@ class TabularSource:
         self._origin_us = lo
         self._win_us = win_us
         last = int(ts[keep_hi - 1])
-        self.num_windows = -(-(hi - lo) // win_us) if hi is not None else (last - lo) // win_us + 1
+        n = -(-(hi - lo) // win_us) if hi is not None else (last - lo) // win_us + 1
+        self._num_windows = n
         wids = (ts[keep_lo:keep_hi] - lo) // win_us
-        edges = np.searchsorted(wids, np.arange(self.num_windows + 1), side="left") + keep_lo
+        edges = np.searchsorted(wids, np.arange(n + 1), side="left") + keep_lo
         self._row_edges = edges  # rows of window w: [edges[w], edges[w+1])
 
     def window_label(self, w: int) -> str:
+        if self._num_windows is None:
+            self._index()
         start = dt.datetime(1970, 1, 1) + dt.timedelta(
             microseconds=self._origin_us + w * self._win_us
         )
@@ -222,10 +249,12 @@ class TabularSource:
             return start.date().isoformat()
         return start.isoformat()
 
-    def windows(self, start: int, stop: int, rows: RowFilter | None = None) -> Iterator[Window]:
+    def windows(self, start: int, stop: int, rows: RowSelection | None = None) -> Iterator[Window]:
         """Stream the file once, cutting it into windows; each window is featurised in memory."""
         if start >= stop:
             return
+        if self._num_windows is None:
+            self._index()
         edges = self._row_edges
         cols = [
             self.spec.timestamp,
@@ -254,7 +283,7 @@ class TabularSource:
             w += 1
 
     def _make_window(
-        self, w: int, parts: list[pa.RecordBatch], rows: RowFilter | None = None
+        self, w: int, parts: list[pa.RecordBatch], rows: RowSelection | None = None
     ) -> Window:
         where = f"{self._where} window {w} ({self.window_label(w)})"
         if parts:
@@ -298,7 +327,11 @@ class CriteoSource:
         self.has_strata = False
         self.featurizer = Featurizer(CRITEO_CAT, CRITEO_INT, "label")
 
-    def _read(self, w: int, rows: RowFilter | None) -> Iterator[Batch]:
+    def describe(self) -> dict[str, Any]:
+        files = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in self.files]
+        return {"kind": "criteo", "directory": str(self.files[0].parent), "files": files}
+
+    def _read(self, w: int, rows: RowSelection | None) -> Iterator[Batch]:
         path = self.files[w]
         types: dict[str, pa.DataType] = {"label": pa.int64()}
         types.update({c: pa.int64() for c in CRITEO_INT})
@@ -325,7 +358,7 @@ class CriteoSource:
         except pa.ArrowInvalid as exc:
             raise DataError(f"{path}: corrupt Criteo TSV near row {row + 1}: {exc}") from None
 
-    def windows(self, start: int, stop: int, rows: RowFilter | None = None) -> Iterator[Window]:
+    def windows(self, start: int, stop: int, rows: RowSelection | None = None) -> Iterator[Window]:
         for w in range(start, stop):
             yield Window(w, self.files[w].name, lambda w=w: self._read(w, rows))  # type: ignore[misc]
 
@@ -412,7 +445,10 @@ class SynthSource:
         self.has_strata = spec.stratum is not None
         self.featurizer = Featurizer(self._cats, self._nums, "y", spec.stratum)
 
-    def windows(self, start: int, stop: int, rows: RowFilter | None = None) -> Iterator[Window]:
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "synth", **vars(self.spec)}
+
+    def windows(self, start: int, stop: int, rows: RowSelection | None = None) -> Iterator[Window]:
         gen, _ = _synth_generator(self.spec)
         it = iter(gen)
         per_window = self.spec.window_rows
