@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# System packages the tests need that pip cannot provide: Debian's `prometheus` (the real
-# Prometheus server and promtool used by tests/prometheus). Idempotent: installs only what is
-# missing, so a warm machine pays nothing. Fails loudly (the tests must fail, never skip).
+# What the tests need beside the product's venv: Debian's `prometheus` (the real Prometheus
+# server and promtool used by tests/prometheus), and moto's S3-compatible server (tests of
+# prepared data on object storage) in a venv of its own, because botocore pins python-dateutil
+# below the version the kubernetes client requires. Idempotent: installs only what is missing,
+# so a warm machine pays nothing. Fails loudly (the tests must fail, never skip).
 set -euo pipefail
+HS_CACHE="${HYPERSEARCH_CACHE:-$HOME/.cache/hypersearch}"
+MOTO_VERSION=5.2.5
+moto_venv="$HS_CACHE/moto-$MOTO_VERSION"
+if [ ! -f "$moto_venv/.complete" ]; then  # the stamp is written last: a half install is redone
+  echo "install-test-deps: moto $MOTO_VERSION (S3-compatible server for tests) into $moto_venv"
+  rm -rf "$moto_venv"
+  python3.11 -m venv "$moto_venv" 2>/dev/null || python3 -m venv "$moto_venv"
+  "$moto_venv/bin/pip" install --disable-pip-version-check -q "moto[server]==$MOTO_VERSION"
+  touch "$moto_venv/.complete"
+fi
 missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if ((${#missing[@]})); then

@@ -142,6 +142,10 @@ def test_sigterm_checkpoints_and_resumed_process_matches(tmp_path: Path) -> None
     assert [without_compute(w) for w in b["windows"]] == [without_compute(w) for w in a["windows"]]
     assert b["target"] == a["target"]
     assert b["examples_trained"] == a["examples_trained"]
+    # the resumed run's cost continues the checkpointed one: both processes' compute is counted
+    at_checkpoint = interrupted["windows"][-1]["cpu_seconds"]
+    assert b["windows"][len(interrupted["windows"]) - 1]["cpu_seconds"] == at_checkpoint
+    assert b["cpu_seconds"] > at_checkpoint
 
 
 def test_checkpoint_of_another_run_is_refused(tiny: Path, tmp_path: Path) -> None:
