@@ -48,7 +48,8 @@ class MemorySource:
     has_strata: bool
     data: list[tuple[int, str, list[Batch]]]
 
-    def windows(self, start: int, stop: int) -> Iterator[Window]:
+    def windows(self, start: int, stop: int, rows: object = None) -> Iterator[Window]:
+        """Every row (both arms score and train the same rows)."""
         for w, label, batches in self.data[start:stop]:
             yield Window(w, label, lambda b=batches: iter(b))  # type: ignore[misc]
 

@@ -79,7 +79,9 @@ class WindowResult:
     # compute of the run up to the end of this window (cumulative), see compute.py
     cpu_seconds: float | None = None
     gpu_seconds: float | None = None
-    eval_cpu_seconds: float | None = None  # CPU spent scoring this window (not cumulative)
+    eval_cpu_seconds: float | None = (
+        None  # CPU of the scoring thread on this window (not cumulative)
+    )
     # a fully scored window: [loss sum, examples] of the nested evaluation sample at each rate
     eval_sample: dict[str, list[float]] = field(default_factory=dict)
 
