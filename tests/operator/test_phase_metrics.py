@@ -43,15 +43,42 @@ def test_deleting_a_search_drops_all_its_series_and_no_others() -> None:
         metrics.FAILURES.labels("ns-d", search).inc()
         metrics.PREDICTED.labels("ns-d", search, f"{search}-000").set(0.5)
         metrics.OBSERVED.labels("ns-d", search, f"{search}-full-000").set(0.4)
-        metrics.EXAMPLES_SAVED.labels("ns-d", search).set(100)
-        metrics.COST_REDUCTION.labels("ns-d", search).set(4.0)
+        metrics.export_cost(
+            "ns-d",
+            search,
+            {"reduction": 4.0, "examplesReduction": 5.0, "fullSearchExamples": 600.0,
+             "totalExamples": 100.0, "stage1CpuSeconds": 10.0, "stage2CpuSeconds": 5.0,
+             "stage1GpuSeconds": 0.0, "stage2GpuSeconds": 0.0, "fullSearchCpuSeconds": 60.0,
+             "fullSearchGpuSeconds": 0.0, "resourceSeconds": {"cpu": 20.0, "gpu": 0.0}},
+        )  # fmt: skip
     kept = series("ns-d", "kept")
-    assert len(kept) >= 8, kept
+    assert len(kept) >= 13, kept
 
     metrics.forget_search("ns-d", "gone")
     assert series("ns-d", "gone") == set()
     assert series("ns-d", "kept") == kept
     metrics.forget_search("ns-d", "kept")
+
+
+def test_cost_gauges_put_compute_first_and_drop_what_is_not_known() -> None:
+    cost = {"reduction": None, "examplesReduction": 3.0, "stage1CpuSeconds": 12.5,
+            "stage2CpuSeconds": 0.0, "stage1GpuSeconds": 0.0, "stage2GpuSeconds": 0.0,
+            "fullSearchCpuSeconds": None, "resourceSeconds": {"cpu": 30.0, "gpu": 0.0}}  # fmt: skip
+
+    def value(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"namespace": "ns-c", "search": "s", **labels})
+
+    metrics.export_cost("ns-c", "s", cost)
+    assert value("hypersearch_operator_cost_reduction") is None  # no full-data run yet
+    assert value("hypersearch_operator_examples_reduction") == 3.0
+    assert value("hypersearch_operator_compute_seconds", stage="1", resource="cpu") == 12.5
+    assert value("hypersearch_operator_resource_seconds", resource="cpu") == 30.0
+    assert value("hypersearch_operator_full_search_compute_seconds", resource="cpu") is None
+    metrics.export_cost("ns-c", "s", {**cost, "reduction": 2.5, "fullSearchCpuSeconds": 40.0})
+    assert value("hypersearch_operator_cost_reduction") == 2.5
+    assert value("hypersearch_operator_full_search_compute_seconds", resource="cpu") == 40.0
+    metrics.forget_search("ns-c", "s")
+    assert series("ns-c", "s") == set()
 
 
 def test_search_phase_set_change_and_removal() -> None:

@@ -72,7 +72,12 @@ def test_report_from_a_search_in_the_cluster(
         assert by_name[name]["state"] == record["state"]
         assert len(by_name[name]["trajectory"]) == len(record["windows"])
     assert any(t["state"] == "Stopped" and t["stopPosition"] for t in results["trials"])
-    assert results["cost"]["reduction"] == status["cost"]["reduction"]
+    # The reference trainer exports its CPU-seconds: every run's compute is its own count.
+    assert status["cost"]["computeSource"] == {"trainer": len(children)}, status["cost"]
+    assert results["cost"]["computeSource"] == status["cost"]["computeSource"]
+    assert results["cost"]["reduction"] == status["cost"]["reduction"] is not None
+    assert results["cost"]["examplesReduction"] == status["cost"]["examplesReduction"]
+    assert results["cost"]["resourceSeconds"] == status["cost"]["resourceSeconds"]
     assert [r["name"] for r in results["stage2"]] == [status["winner"]]
     assert results["elapsedSeconds"] > 0
     assert any(e[2] == "Succeeded" for e in results["events"]), results["events"]

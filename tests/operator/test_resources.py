@@ -8,7 +8,8 @@ from typing import Any
 
 from hypersearch.engine import Search, StartTrial, TrialReport, WindowStat
 from hypersearch.kube.resources import trial_pod, trial_resource, workload
-from hypersearch.kube.state import engine_block, restore, trajectory, trial_status
+from hypersearch.kube.state import engine_block, pod_ledgers, restore, trajectory, trial_status
+from hypersearch.kube.usage import PodUse
 from hypersearch.spec import parse
 
 from tests.operator.conftest import tiny_search
@@ -115,20 +116,28 @@ def test_state_round_trips_through_trial_statuses_even_without_nulls() -> None:
     spec = parse(doc)
     search = Search(spec)
     starts = search.step()
-    report = TrialReport(3.0, 300.0, {w: WindowStat(0.5 + w / 100, 10.0) for w in range(3)})
-    search.observe_all({0: report})
+    windows = {w: WindowStat(0.5 + w / 100, 10.0) for w in range(3)}
+    search.observe_all({0: TrialReport(3.0, 300.0, windows, cpu_seconds=4.5, gpu_seconds=0.0)})
+    search.record_compute(1, 2.0, 0.5, "pod-requests")
+    ledger = {"uid-1": PodUse(cpu=0.5, gpu=1.0, created=100.0, started=104.0, ended=None)}
     resources = []
     for a in starts:
         assert isinstance(a, StartTrial)
         res = trial_resource(search_object(doc), a, None)
-        status = json.loads(json.dumps(trial_status(search.trials[a.trial])))
+        assert res["spec"]["data"]["evalRate"] == 1.0
+        pods = ledger if a.trial == 1 else None
+        status = json.loads(json.dumps(trial_status(search.trials[a.trial], pods)))
         # The API server drops null values; the restore must not depend on them.
         status["record"] = {k: v for k, v in status["record"].items() if v is not None}
         res["status"] = status
         resources.append(res)
+    assert resources[0]["status"]["computeSource"] == "trainer"
+    assert resources[0]["status"]["cpuSeconds"] == 4.5
     restored = restore(spec, {"engine": engine_block(search)}, resources)
     assert restored.to_state() == search.to_state()
     assert restored.step() == search.step()
+    assert restored.trials[1].compute_source == "pod-requests"
+    assert pod_ledgers(resources) == {1: ledger}
 
 
 def test_missing_trial_resource_is_accounted_as_failed() -> None:

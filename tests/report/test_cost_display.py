@@ -63,11 +63,13 @@ def test_results_report_and_outcome_carry_compute(tmp_path: Path) -> None:
     for t in results["trials"]:
         assert t["computeSource"] == "trainer" and t["cpuSeconds"] in (3.0, 20.0)
     assert results["cost"]["computeSource"] == {"trainer": 5}
+    results["cost"]["resourceSeconds"] = {"cpu": 61.5, "gpu": 0.0, "pods": 5}  # from a cluster
     (tmp_path / "results.json").write_text(json.dumps(results))
     html = render_report(tmp_path).read_text()
     assert "<b>2.5x less compute than a full search</b>" in html
     assert "a full search: 80.0 CPU-seconds (1 completed full-data run (stage 2)" in html
     assert "trainer counters for 5 trials" in html
+    assert "its 5 pods held their requests for 61.5 CPU-seconds" in html
     assert "Examples trained: 24,000" in html and "2.0x less than a full search" in html
     assert html.index("compute than a full search") < html.index("Examples trained")
     assert (tmp_path / "plots" / "cost.png").stat().st_size > 10_000

@@ -41,7 +41,14 @@ from hypersearch.kube.resources import (
     trial_resource,
     workload,
 )
-from hypersearch.kube.state import engine_block, restore, spec_digest, trial_status
+from hypersearch.kube.state import (
+    engine_block,
+    pod_ledgers,
+    restore,
+    spec_digest,
+    trial_status,
+)
+from hypersearch.kube.usage import PodUse, resource_seconds, trial_compute, update
 from hypersearch.scrape import ScrapeError, SumCountState, fetch_metrics, parse_report
 from hypersearch.spec import SpecInvalid, check, parse
 from hypersearch.spec.model import SearchSpec
@@ -133,6 +140,10 @@ class SearchController:
         self._pending_failures: list[tuple[int, str]] = []
         self.rounds = 0
         self.resumed = False
+        # Each trial's pods: requests and lifetimes (persisted in the Trial status).
+        self.pods: dict[int, dict[str, PodUse]] = {}
+        self.now = time.time()  # wall clock of this round (pod timestamps are wall clock)
+        self._listed_at: float | None = None  # when pods were last listed
 
     # ----------------------------------------------------------------- loading
 
@@ -167,13 +178,14 @@ class SearchController:
             self.namespace, names.API_VERSION, names.TRIAL_KIND, names.search_selector(self.name)
         )
         self.search = restore(self.spec, self.status, resources)
+        self.pods = pod_ledgers(resources)
         stored = {int(r["spec"]["id"]) for r in resources if (r.get("status") or {}).get("record")}
         for trial in self.search.trials:  # what the cluster holds now: no need to rewrite
             if trial.id not in stored:
                 continue
             self._written[trial.id] = (
                 self._material(trial),
-                json.dumps(trial_status(trial), sort_keys=True),
+                json.dumps(trial_status(trial, self.pods.get(trial.id)), sort_keys=True),
                 time.monotonic(),
             )
         if not self.status.get("acceptedSpec"):
@@ -290,6 +302,7 @@ class SearchController:
             trial_label = ((p.get("metadata") or {}).get("labels") or {}).get(names.LABEL_TRIAL)
             if trial_label:
                 by_trial.setdefault(trial_label, []).append(p)
+        self.account(by_trial)
         workloads: dict[str, Obj] = {}
         if self.search.stage == 2:
             w = self.spec.workload
@@ -302,6 +315,23 @@ class SearchController:
         self.check_health()
         await self.apply(self.search.step())
         await self.persist()
+
+    def account(self, by_trial: dict[str, list[Obj]]) -> None:
+        """Fold this round's pods into each trial's ledger; a trial whose trainer exports no
+        compute counters gets its pods' running time x requests (``pod-requests``)."""
+        assert self.search is not None
+        self.now = time.time()
+        gone_at = self._listed_at if self._listed_at is not None else self.now
+        self._listed_at = self.now
+        for trial in self.search.trials:
+            pods = by_trial.get(trial.name, [])
+            if not pods and trial.id not in self.pods:
+                continue
+            ledger = self.pods.setdefault(trial.id, {})
+            update(ledger, pods, self.now, gone_at)
+            compute = trial_compute(ledger, self.now)
+            if compute is not None:
+                self.search.record_compute(trial.id, *compute, source="pod-requests")
 
     # ----------------------------------------------------------------- children
 
@@ -441,7 +471,12 @@ class SearchController:
                 w: s for w, s in report.windows.items()
                 if w not in trial.windows or trial.windows[w] != s
             }  # fmt: skip
-            reports[tid] = TrialReport(report.position, report.examples, fresh, report.done)
+            cpu, gpu = report.cpu_seconds, report.gpu_seconds
+            if trial.compute_source == "trainer" and (cpu or 0.0) < (trial.cpu_seconds or 0.0):
+                cpu = gpu = None  # a restarted trainer's counter catching up: keep the last
+            reports[tid] = TrialReport(
+                report.position, report.examples, fresh, report.done, cpu, gpu
+            )
             if report.done:
                 done.append(tid)
         actions = self.search.observe_all(reports)
@@ -494,7 +529,7 @@ class SearchController:
         for f in finishes:
             self._finish_conditions(f)
         if finishes:
-            await self.persist()  # trial records first, then the final phase
+            await self.persist(force=True)  # every trial record first, then the final phase
         else:
             await self.persist_search()
         starts = [a for a in queue if isinstance(a, StartTrial)]
@@ -588,11 +623,12 @@ class SearchController:
             [trial.state.value, trial.reason, trial.next_check, trial.predicted, trial.final]
         )
 
-    async def persist_trial(self, tid: int, force: bool = False) -> None:
-        """Write a trial's record when it changed (position-only changes are throttled)."""
+    async def persist_trial(self, tid: int, force: bool = False, flush: bool = False) -> None:
+        """Write a trial's record when it changed (progress-only changes are throttled unless
+        ``flush``: the last writes of a search leave every record as the engine has it)."""
         assert self.search is not None
         trial = self.search.trials[tid]
-        status = trial_status(trial)
+        status = trial_status(trial, self.pods.get(tid))
         full = json.dumps(status, sort_keys=True)
         material = self._material(trial)
         now = time.monotonic()
@@ -600,7 +636,8 @@ class SearchController:
         if last is not None and not force:
             if last[1] == full:
                 return
-            if last[0] == material and now - last[2] < self.options.progress_persist_seconds:
+            throttled = now - last[2] < self.options.progress_persist_seconds
+            if last[0] == material and throttled and not flush:
                 return
         ok = await self.kube.patch_status(self.namespace, names.TRIAL_PLURAL, trial.name, status)
         if not ok:
@@ -620,6 +657,13 @@ class SearchController:
         summary = self.search.summary()
         status = dict(self.status)
         status.update(summary)
+        cost = status["cost"]
+        # Requests x lifetime of every pod the search had (Pending and image pulls included).
+        cost["resourceSeconds"] = resource_seconds(self.pods.values(), self.now)
+        # The status is merge-patched: a source no trial uses any more must be nulled to go.
+        before = (self.status.get("cost") or {}).get("computeSource") or {}
+        sources = cost["computeSource"]
+        cost["computeSource"] = {**dict.fromkeys(before), **sources}
         status["engine"] = engine_block(self.search)
         status["observedGeneration"] = self.generation
         winners = []
@@ -651,18 +695,12 @@ class SearchController:
         for state, count in (status.get("trials") or {}).items():
             if state != "total":
                 metrics.TRIALS.labels(self.namespace, self.name, state).set(count)
-        cost = status.get("cost") or {}
-        if cost.get("reduction") is not None:
-            metrics.COST_REDUCTION.labels(self.namespace, self.name).set(cost["reduction"])
-        if cost.get("fullSearchExamples") is not None:
-            metrics.EXAMPLES_SAVED.labels(self.namespace, self.name).set(
-                cost["fullSearchExamples"] - cost["totalExamples"]
-            )
+        metrics.export_cost(self.namespace, self.name, status.get("cost") or {})
 
     async def persist(self, force: bool = False) -> None:
         """Write every changed trial record, then the search status."""
         assert self.search is not None
-        await asyncio.gather(*(self.persist_trial(t.id) for t in self.search.trials))
+        await asyncio.gather(*(self.persist_trial(t.id, flush=force) for t in self.search.trials))
         await self.persist_search(force=force)
 
 

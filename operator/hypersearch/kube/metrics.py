@@ -6,6 +6,7 @@ Module-level collectors in the default registry: one operator process serves one
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -68,8 +69,29 @@ EXAMPLES_SAVED = Gauge(
 )
 COST_REDUCTION = Gauge(
     "hypersearch_operator_cost_reduction",
-    "Full search cost divided by this search's cost",
+    "Compute of a full search divided by this search's compute (GPU-seconds if any run used a "
+    "GPU, else CPU-seconds); absent until a full-data run has reported",
     ["namespace", "search"],
+)
+EXAMPLES_REDUCTION = Gauge(
+    "hypersearch_operator_examples_reduction",
+    "Training examples of a full search divided by this search's",
+    ["namespace", "search"],
+)
+COMPUTE_SECONDS = Gauge(
+    "hypersearch_operator_compute_seconds",
+    "Compute the search's trials used so far, by stage (1, 2) and resource (cpu, gpu), in seconds",
+    ["namespace", "search", "stage", "resource"],
+)
+FULL_SEARCH_COMPUTE_SECONDS = Gauge(
+    "hypersearch_operator_full_search_compute_seconds",
+    "Compute a full search (every configuration on all data) would use, by resource",
+    ["namespace", "search", "resource"],
+)
+RESOURCE_SECONDS = Gauge(
+    "hypersearch_operator_resource_seconds",
+    "Requests x lifetime of every pod of the search (pending time included), by resource",
+    ["namespace", "search", "resource"],
 )
 STOP_LATENCY = Histogram(
     "hypersearch_operator_stop_latency_seconds",
@@ -92,8 +114,45 @@ def set_search_phase(namespace: str, search: str, phase: str) -> None:
         SEARCH_PHASE.labels(namespace, search, phase).set(1)
 
 
+def _set(gauge: Gauge, labels: dict[str, str], value: float | None) -> None:
+    """Set a gauge's series, or drop it while the value is not known."""
+    if value is not None:
+        gauge.labels(**labels).set(value)
+    else:
+        gauge.remove_by_labels(labels)
+
+
+def export_cost(namespace: str, search: str, cost: dict[str, Any]) -> None:
+    """A search's ``status.cost`` as gauges: compute first, examples beside it."""
+    key = {"namespace": namespace, "search": search}
+    _set(COST_REDUCTION, key, cost.get("reduction"))
+    _set(EXAMPLES_REDUCTION, key, cost.get("examplesReduction"))
+    full = cost.get("fullSearchExamples")
+    saved = None if full is None else full - (cost.get("totalExamples") or 0.0)
+    _set(EXAMPLES_SAVED, key, saved)
+    for resource, kind in (("cpu", "Cpu"), ("gpu", "Gpu")):
+        per = {**key, "resource": resource}
+        for stage in ("1", "2"):
+            value = cost.get(f"stage{stage}{kind}Seconds")
+            _set(COMPUTE_SECONDS, {**per, "stage": stage}, value)
+        _set(FULL_SEARCH_COMPUTE_SECONDS, per, cost.get(f"fullSearch{kind}Seconds"))
+        _set(RESOURCE_SECONDS, per, (cost.get("resourceSeconds") or {}).get(resource))
+
+
 # Every collector with one series (or one per trial) per search.
-PER_SEARCH = (TRIALS, STOPS, FAILURES, PREDICTED, OBSERVED, EXAMPLES_SAVED, COST_REDUCTION)
+PER_SEARCH = (
+    TRIALS,
+    STOPS,
+    FAILURES,
+    PREDICTED,
+    OBSERVED,
+    EXAMPLES_SAVED,
+    COST_REDUCTION,
+    EXAMPLES_REDUCTION,
+    COMPUTE_SECONDS,
+    FULL_SEARCH_COMPUTE_SECONDS,
+    RESOURCE_SECONDS,
+)
 
 
 def forget_search(namespace: str, search: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from hypersearch.engine import Search, Trial
 from hypersearch.engine.planner import STATE_VERSION
 from hypersearch.engine.trial import TrialState
+from hypersearch.kube.usage import PodUse
 from hypersearch.spec.model import DataRange, SearchSpec
 
 Obj = dict[str, Any]
@@ -40,19 +41,46 @@ def trajectory(trial: Trial, limit: int = TRAJECTORY_POINTS) -> list[list[float]
     return [*picked, points[-1]]
 
 
-def trial_status(trial: Trial) -> Obj:
-    """The Trial resource's status: display fields plus the exact engine record."""
-    return {
+def trial_status(trial: Trial, pods: dict[str, PodUse] | None = None) -> Obj:
+    """The Trial resource's status: display fields, the exact engine record, and the ledger of
+    the trial's pods (requests and lifetimes, see :mod:`hypersearch.kube.usage`)."""
+    status: Obj = {
         "state": trial.state.value,
         "reason": trial.reason,
         "position": round(trial.position, 3),
         "examples": trial.examples,
+        "cpuSeconds": None if trial.cpu_seconds is None else round(trial.cpu_seconds, 3),
+        "gpuSeconds": None if trial.gpu_seconds is None else round(trial.gpu_seconds, 3),
+        "computeSource": trial.compute_source,
         "predicted": None if trial.predicted is None else round(trial.predicted, 6),
         "predictedStd": None if trial.predicted_std is None else round(trial.predicted_std, 6),
         "final": trial.final,
         "trajectory": trajectory(trial),
         "record": trial.to_dict(),
     }
+    if pods:
+        status["pods"] = {uid: use.to_dict() for uid, use in sorted(pods.items())}
+    return status
+
+
+def pod_ledgers(resources: list[Obj]) -> dict[int, dict[str, PodUse]]:
+    """The pod ledgers kept in the Trial statuses, by trial id (unreadable entries skipped)."""
+    out: dict[int, dict[str, PodUse]] = {}
+    for r in resources:
+        raw = (r.get("status") or {}).get("pods") or {}
+        ledger = {}
+        for uid, entry in raw.items():
+            try:
+                ledger[str(uid)] = PodUse.from_dict(entry)
+            except (KeyError, TypeError, ValueError):
+                continue
+        try:
+            tid = int(r["spec"]["id"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if ledger:
+            out[tid] = ledger
+    return out
 
 
 def fresh_trial(resource: Obj) -> Trial:
@@ -118,6 +146,7 @@ def restore(spec: SearchSpec, search_status: Obj, resources: list[Obj]) -> Searc
 __all__ = [
     "engine_block",
     "engine_state",
+    "pod_ledgers",
     "restore",
     "spec_digest",
     "trajectory",

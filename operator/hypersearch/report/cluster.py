@@ -238,6 +238,9 @@ def cluster_results(api: client.ApiClient, namespace: str, name: str) -> dict[st
     events = read_events(api, body, start)
     results = build_results(search, meta, events, _elapsed(body, start))
     status = body.get("status") or {}
+    held = (status.get("cost") or {}).get("resourceSeconds")
+    if held is not None:  # the operator's account of every pod's requests x lifetime
+        results["cost"]["resourceSeconds"] = held
     results["cluster"] = {
         "namespace": namespace,
         "name": name,

@@ -71,10 +71,19 @@ def _cost_html(c: dict[str, Any]) -> str:
         if c.get("examplesReduction")
         else "reduction not known yet"
     )
+    held = c.get("resourceSeconds")
+    pods = (
+        f" In the cluster, its {held.get('pods', 0)} pods held their requests for "
+        f"{_fmt(float(held.get('cpu') or 0.0), 1)} CPU-seconds and "
+        f"{_fmt(float(held.get('gpu') or 0.0), 1)} GPU-seconds (requests x pod lifetime, "
+        "Pending and image pulls included)."
+        if isinstance(held, dict)
+        else ""
+    )
     return (
         f"Cost: {headline}. Compute: {_fmt(compute_total(c), 1)} {e(unit)} (stage 1 "
         f"{_fmt(s1, 1)}, stage 2 {_fmt(s2, 1)}); {full_text}. Compute from "
-        f"{e(sources_text(c))}.</li>\n<li>Examples trained: {_fmt(c['totalExamples'])} (stage 1 "
+        f"{e(sources_text(c))}.{pods}</li>\n<li>Examples trained: {_fmt(c['totalExamples'])} (stage 1 "
         f"{_fmt(c['stage1Examples'])}, stage 2 {_fmt(c['stage2Examples'])}); a full search: "
         f"{_fmt(c.get('fullSearchExamples'))}; {examples}"
     )
