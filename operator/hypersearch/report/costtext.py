@@ -23,7 +23,7 @@ def normalized(c: dict[str, Any]) -> dict[str, Any]:
 
 def amount(value: float) -> str:
     """412, 7,310, 7.3M: short but exact enough to compare."""
-    if abs(value) >= 1e7:
+    if abs(value) >= 1e6:
         return f"{value / 1e6:.1f}M"
     if abs(value) >= 10:
         return f"{value:,.0f}"
