@@ -25,9 +25,9 @@ def process_cpu_seconds() -> float:
 class ComputeMeter:
     """Cumulative CPU- and GPU-seconds of one run, readable from any thread."""
 
-    def __init__(self, gpus: int = 0) -> None:
+    def __init__(self, gpus: int = 0, base_cpu: float = 0.0) -> None:
         self._lock = threading.Lock()
-        self._cpu_base = 0.0
+        self._cpu_base = base_cpu
         self._gpu_base = 0.0
         self.gpus = gpus
         self._gpu_since = time.monotonic()
@@ -35,7 +35,7 @@ class ComputeMeter:
     def restore(self, cpu_seconds: float, gpu_seconds: float) -> None:
         """Continue from a checkpoint's counters: what this process spent so far adds to them."""
         with self._lock:
-            self._cpu_base = cpu_seconds
+            self._cpu_base += cpu_seconds
             self._gpu_base = gpu_seconds
 
     def cpu_seconds(self) -> float:

@@ -11,10 +11,12 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hypersearch_trainer.config import RunConfig
 from hypersearch_trainer.errors import EXIT_INTERNAL, EXIT_OK, TrainerError
+
+if TYPE_CHECKING:  # the fork-server client path must stay light: no numpy, pyarrow or torch
+    from hypersearch_trainer.config import RunConfig
 
 log = logging.getLogger("hypersearch_trainer")
 
@@ -32,6 +34,20 @@ def available_cpus() -> int:
     return max(1, n)
 
 
+def env_base_cpu() -> str:
+    """CPU already spent for this run elsewhere: a fork server's start-up (see forkserver.py)."""
+    from hypersearch_trainer.forkserver import STARTUP_ENV
+
+    return os.environ.get(STARTUP_ENV, "0")
+
+
+def _float(text: str) -> float:
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        return 0.0
+
+
 def full_eval_windows(cfg: RunConfig, num_windows: int) -> range:
     """Windows scored in full whatever ``HS_EVAL_RATE``: a stage-2 run's evaluation windows, whose
     metric decides the winner."""
@@ -44,6 +60,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     """Run one trial; returns the process exit code (0 also after a graceful SIGTERM)."""
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ if env is None else env
+    if env.get("HS_FORKSERVER"):  # run in a child of a warm process (see forkserver.py)
+        from hypersearch_trainer.forkserver import run_client
+
+        return run_client(env["HS_FORKSERVER"], list(argv))
     stop_event = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -161,7 +181,7 @@ def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
         source.num_windows,
         cfg.metrics_windows,
         {"trial": cfg.trial, "stage": cfg.stage, "model": hp.model},
-        ComputeMeter(gpus=1 if use_cuda else 0),
+        ComputeMeter(gpus=1 if use_cuda else 0, base_cpu=_float(env_base_cpu())),
     )
     ckpt = Checkpointer(cfg.checkpoint_dir, fingerprint)
     trainer = OnlineTrainer(
