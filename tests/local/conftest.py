@@ -111,6 +111,12 @@ def alive(pid: int) -> bool:
         return True
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Prepared data of the tests' throwaway datasets goes to a temporary cache, not the user's."""
+    os.environ["HYPERSEARCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 days x 300 rows of a drifting CSV stream, described by a dataset YAML."""

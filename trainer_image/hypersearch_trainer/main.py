@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     """Run one trial; returns the process exit code (0 also after a graceful SIGTERM)."""
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ if env is None else env
-    if env.get("HS_FORKSERVER"):  # run in a child of a warm process (see forkserver.py)
+    if env.get("HS_FORKSERVER", "0").lower() not in ("", "0", "false", "no"):
+        # run in a child of a warm process (see forkserver.py)
         from hypersearch_trainer.forkserver import run_client
 
         return run_client(env["HS_FORKSERVER"], list(argv))

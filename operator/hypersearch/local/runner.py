@@ -85,6 +85,12 @@ class _Live:
     gpu_base: float = 0.0
 
 
+def cache_dir() -> Path:
+    """The machine's HyperSearch cache (prepared data lives there, shared by all searches)."""
+    default = Path.home() / ".cache" / "hypersearch"
+    return Path(os.environ.get("HYPERSEARCH_CACHE", str(default))).expanduser()
+
+
 def free_port() -> int:
     """A port nobody listens on right now (the trainer binds it a moment later)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -193,6 +199,11 @@ class LocalRunner:
         )
         # Keep serving a little after the end, so the last windows are scraped before exit.
         env.setdefault("HS_METRICS_LINGER", str(round(3 * self.interval + 5, 1)))
+        # What makes small trials cheap on one machine (a trainer that doesn't know them ignores
+        # them): data decoded and hashed once for all trials, and trials forked from one warm
+        # process instead of each importing torch. The manifest's env or the caller's win.
+        env.setdefault("HS_PREPARED_DATA", str(cache_dir() / "prepared"))
+        env.setdefault("HS_FORKSERVER", "1")
         if device is not None:
             env["CUDA_VISIBLE_DEVICES"] = device
         elif self.threads:
