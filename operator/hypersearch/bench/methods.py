@@ -1,14 +1,20 @@
 """Stage-1 methods replayed over cached trajectories, ours and the peers', on equal terms.
 
 Each method sees one subset of configurations and returns a ranking (best first), the scores
-it ranked by (for Kendall tau) and its stage-1 cost in training examples. Stage 2 (full training
-of the top k) is costed by the caller, the same way for every method.
+it ranked by (for Kendall tau) and its stage-1 cost: the CPU-seconds the real runs spent up to
+where the method stopped them (the trainer's cumulative counter at that window, start-up
+included), and the training examples beside it. A run stopped mid-way pays up to there, a re-run
+at a higher rate pays again, a continued run pays only the windows it added. Stage 2 (full
+training of the top k) is costed by the caller, the same way for every method.
+
+:meth:`Runs.at_eval` replays every run at a lower evaluation rate (the logloss of each window's
+nested evaluation sample, and a modelled compute); methods then see only that.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,12 +29,30 @@ from hypersearch.spec.model import DataRange, ParamValue
 COMPARE_WINDOWS = 7
 
 
+@dataclass(frozen=True)
+class Spend:
+    """What runs cost: CPU-seconds (the headline) and training examples (beside it)."""
+
+    cpu: float = 0.0
+    examples: float = 0.0
+
+    def __add__(self, other: Spend) -> Spend:
+        return Spend(self.cpu + other.cpu, self.examples + other.examples)
+
+    @staticmethod
+    def total(spends: Iterable[Spend]) -> Spend:
+        out = Spend()
+        for s in spends:
+            out = out + s
+        return out
+
+
 @dataclass
 class Outcome:
     """What a method hands to stage 2, and what it spent getting there."""
 
     ranking: list[int]
-    stage1: float
+    stage1: Spend
     scores: dict[int, float] = field(default_factory=dict)
     # Configurations whose stage-1 run already was a full run (all data, whole stream): their
     # stage 2 is free, so methods that run some trials to the end on full data aren't charged twice.
@@ -37,10 +61,22 @@ class Outcome:
 
 @dataclass
 class Runs:
-    """The cached trajectories: ``runs[(config, rate)]``; full data is rate 1."""
+    """The cached trajectories: ``runs[(config, rate)]``; full data is rate 1.
+
+    ``eval_rate`` is the evaluation rate the trajectories describe (see :meth:`at_eval`).
+    """
 
     runs: dict[tuple[int, float], Trajectory]
     eval_windows: int = 7
+    eval_rate: float = 1.0
+
+    def at_eval(self, rate: float) -> Runs:
+        """Every run replayed as if it had scored only the nested evaluation sample at ``rate``:
+        each window's metric is the sample's logloss, its compute the measured one less
+        ``1 - rate`` of the measured scoring CPU (a model; see :meth:`Trajectory.at_eval`)."""
+        if rate >= 1.0:
+            return self
+        return Runs({key: t.at_eval(rate) for key, t in self.runs.items()}, self.eval_windows, rate)
 
     @property
     def windows(self) -> int:
@@ -64,13 +100,21 @@ class Runs:
         tail = self.runs[(c, rate)].logloss[-self.eval_windows :]
         return float(np.mean(tail)) if np.isfinite(tail).all() else float("nan")
 
-    def full_cost(self, c: int) -> float:
-        """Examples of a full run; a crashed run recorded none, so it costs a typical one."""
-        own = float(self.full(c).trained.sum())
-        if own > 0:
+    def spend(self, c: int, rate: float, stop: int | None = None, start: int = 0) -> Spend:
+        """What config ``c``'s run at ``rate`` cost over windows [start, stop) (the whole
+        stream by default): the CPU counter where it stopped, the examples trained until then."""
+        run = self.runs[(c, rate)]
+        stop = run.windows if stop is None else stop
+        return Spend(run.cpu_until(stop, start), float(run.trained[start:stop].sum()))
+
+    def full_cost(self, c: int) -> Spend:
+        """A full run: its measured CPU (a crashed run's is what the process spent before it
+        crashed) and its examples (a crashed run recorded none, so it counts a typical one's)."""
+        own = self.spend(c, FULL_RATE)
+        if own.examples > 0:
             return own
         others = [float(t.trained.sum()) for (k, r), t in self.runs.items() if r == FULL_RATE]
-        return float(np.median([o for o in others if o > 0] or [0.0]))
+        return Spend(own.cpu, float(np.median([o for o in others if o > 0] or [0.0])))
 
     def curve(self, c: int, data: DataRange) -> Curve:
         run = self.runs[(c, data.rate)]
@@ -89,12 +133,13 @@ def full_search(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> 
     """Every configuration on all data: the truth, at the full price (no stage 2 needed)."""
     scores = {c: runs.target(c) for c in subset}
     ranking = sorted(subset, key=scores.__getitem__)
-    return Outcome(ranking, sum(map(runs.full_cost, subset)), scores, set(subset))
+    complete = set(subset) if runs.eval_rate >= 1.0 else set()
+    return Outcome(ranking, Spend.total(map(runs.full_cost, subset)), scores, complete)
 
 
 def random_k(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
     """Hand k random configurations to stage 2 (the floor any method must beat)."""
-    return Outcome([int(c) for c in rng.permutation(np.array(subset))], 0.0)
+    return Outcome([int(c) for c in rng.permutation(np.array(subset))], Spend())
 
 
 def two_step(rate: float) -> Method:
@@ -102,7 +147,7 @@ def two_step(rate: float) -> Method:
 
     def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
         scores = {c: runs.target(c, rate) for c in subset}
-        cost = sum(float(runs.runs[(c, rate)].trained.sum()) for c in subset)
+        cost = Spend.total(runs.spend(c, rate) for c in subset)
         return Outcome(sorted(subset, key=scores.__getitem__), cost, scores)
 
     return run
@@ -133,7 +178,11 @@ def engine(
                 "parallelism": parallelism,
                 "maxFailedTrials": len(order),
                 "stage1": {
-                    "data": {"rate": rate, **({"stop": stop} if stop else {})},
+                    "data": {
+                        "rate": rate,
+                        **({"stop": stop} if stop else {}),
+                        **({"evalRate": runs.eval_rate} if runs.eval_rate < 1.0 else {}),
+                    },
                     "stopping": {"rule": rule, "eta": eta, "compareWindows": COMPARE_WINDOWS},
                     "predictor": {"name": predictor},
                 },
@@ -156,11 +205,20 @@ def engine(
         }
         ranked = sorted(scores, key=scores.__getitem__)
         rest = [c for c in subset if c not in scores]
-        full_data = rate >= FULL_RATE and (stop is None or stop >= runs.windows)
+        # A full-data run to the end is its own stage 2, unless it scored only a sample (the
+        # engine then trains it again: its target was not measured in full).
+        full_data = (
+            rate >= FULL_RATE and (stop is None or stop >= runs.windows) and runs.eval_rate >= 1.0
+        )
         complete = {
             int(t.params["config"]) for t in stage1 if full_data and t.state is TrialState.COMPLETED
         }
-        return Outcome(ranked + rest, sum(t.examples for t in stage1), scores, complete)
+        # Each run pays up to the window it reached (its position) when stopped or done.
+        cost = Spend.total(
+            runs.spend(int(t.params["config"]), t.data.rate, round(t.position), t.data.start)
+            for t in stage1
+        )
+        return Outcome(ranked + rest, cost, scores, complete)
 
     return run
 
@@ -200,12 +258,14 @@ def hyperband(rate: float = 1.0, eta: float = 3.0, min_windows: int = COMPARE_WI
                     break
                 keep = max(1, len(alive) // int(eta))
                 alive = sorted(alive, key=lambda c: reached[c][1])[:keep]
-        cost = sum(float(runs.runs[(c, rate)].trained[: reached[c][0]].sum()) for c in reached)
+        cost = Spend.total(runs.spend(c, rate, reached[c][0]) for c in reached)
         finals = {c: runs.target(c, rate) for c, (p, _) in reached.items() if p >= t_max}
         others = sorted(
             (c for c in reached if c not in finals), key=lambda c: (-reached[c][0], reached[c][1])
         )
-        return Outcome(sorted(finals, key=finals.__getitem__) + others, cost, finals)
+        # A finisher on full data, scored in full, is its own stage 2.
+        complete = set(finals) if rate >= FULL_RATE and runs.eval_rate >= 1.0 else set()
+        return Outcome(sorted(finals, key=finals.__getitem__) + others, cost, finals, complete)
 
     return run
 
@@ -217,12 +277,12 @@ def rate_halving(rates: Sequence[float], eta: float = 3.0, keep_at_least: int = 
 
     def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
         alive = list(subset)
-        cost = 0.0
+        cost = Spend()
         ranking: list[int] = []
         scores: dict[int, float] = {}
         for i, rate in enumerate(rates):
             rung = {c: runs.target(c, rate) for c in alive}
-            cost += sum(float(runs.runs[(c, rate)].trained.sum()) for c in alive)
+            cost += Spend.total(runs.spend(c, rate) for c in alive)
             ordered = sorted(alive, key=rung.__getitem__)
             if i == len(rates) - 1:
                 ranking = ordered + ranking
@@ -250,7 +310,7 @@ def optuna_pruner(make: Callable[[int], optuna.pruners.BasePruner], rate: float 
         # the benchmark is reproducible.
         name = f"bench-{int(rng.integers(1 << 31))}"
         study = optuna.create_study(direction="minimize", pruner=pruner, study_name=name)
-        cost = 0.0
+        cost = Spend()
         finals: dict[int, float] = {}
         stopped: dict[int, tuple[int, float]] = {}
         for c in (int(x) for x in rng.permutation(np.array(subset))):
@@ -266,7 +326,7 @@ def optuna_pruner(make: Callable[[int], optuna.pruners.BasePruner], rate: float 
                     pruned_at = w + 1
                     break
             position = pruned_at or runs.windows
-            cost += float(traj.trained[:position].sum())
+            cost += runs.spend(c, rate, position)
             if pruned_at is None:
                 finals[c] = runs.target(c, rate)
                 study.tell(trial, finals[c])
@@ -274,7 +334,7 @@ def optuna_pruner(make: Callable[[int], optuna.pruners.BasePruner], rate: float 
                 stopped[c] = (position, _recent(traj.logloss, position))
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         others = sorted(stopped, key=lambda c: (-stopped[c][0], stopped[c][1]))
-        complete = set(finals) if rate >= FULL_RATE else set()
+        complete = set(finals) if rate >= FULL_RATE and runs.eval_rate >= 1.0 else set()
         return Outcome(sorted(finals, key=finals.__getitem__) + others, cost, finals, complete)
 
     return run

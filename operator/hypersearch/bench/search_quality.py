@@ -1,10 +1,17 @@
-"""Search quality: total cost against regret@k on real drifting data, all methods side by side.
+"""Search quality: compute against regret@k on real drifting data, all methods side by side.
 
-Definitions (DESIGN section 4): cost is training examples over both stages, stage 2 being full
-training of the method's top 3; cost reduction is a full search's cost divided by that, measured
-in the same run. regret@k is the best true target among a method's top k minus the best of all,
-relative to the best, in %. Kendall tau compares the scores a method ranked by with the truth.
-Every figure is a mean over resampled configuration subsets, with a 95% interval.
+Definitions (DESIGN section 4): cost is compute, the CPU-seconds the trainer processes spent
+(start-up included, as every trial pays it) over both stages: stage 1 up to where each run was
+stopped, stage 2 being full training of the method's top 3. Compute reduction is a full search's
+CPU-seconds divided by that, measured in the same run; the reduction in training examples is
+reported beside it. regret@k is the best true target among a method's top k minus the best of
+all, relative to the best, in %. Kendall tau compares the scores a method ranked by with the
+truth. Every figure is a mean over resampled configuration subsets, with a 95% interval.
+
+Evaluation rate: the main methods are also replayed at evaluation rates e < 1, each window's
+logloss being that of its nested evaluation sample (recorded by the ground-truth runs) and its
+compute the measured one less (1 - e) x the measured scoring CPU (a model, checked against
+real runs at that rate). Stage 2 always scores in full.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +30,31 @@ import optuna
 from scipy.stats import kendalltau
 
 from hypersearch.bench import methods as m
-from hypersearch.bench.groundtruth import FULL_RATE, GroundTruth, configurations
+from hypersearch.bench.groundtruth import (
+    EVAL_LADDER,
+    FULL_RATE,
+    GroundTruth,
+    configurations,
+    trainer_fingerprint,
+)
 
+UNIT = "CPU-seconds"
 STAGE2_K = 3
 KS = (1, 3, 5)
+TARGET_REGRET = 0.1
+EVAL_RATES = (1.0, 0.3, 0.1, 0.03, 0.01)
+# Real runs at these evaluation rates check the evaluation-cost model.
+CHECK_EVAL_RATES = (0.1, 0.01)
+
+
+def _prefixes(windows: int) -> list[int]:
+    return sorted({max(m.COMPARE_WINDOWS + 1, windows // d) for d in (8, 4, 2)})
 
 
 def method_table(rates: Sequence[float], windows: int) -> dict[str, m.Method]:
     """Every method of the benchmark, by name. ``rates`` are the cached sub-sampling rates."""
     low, mid = rates[0], rates[min(1, len(rates) - 1)]
-    prefix = [max(m.COMPARE_WINDOWS + 1, windows // d) for d in (8, 4, 2)]
+    prefix = _prefixes(windows)
     table: dict[str, m.Method] = {"full search": m.full_search, "random-k": m.random_k}
     for r in rates:
         table[f"two-step s={r:g}"] = m.two_step(r)
@@ -69,6 +91,21 @@ def method_table(rates: Sequence[float], windows: int) -> dict[str, m.Method]:
     return table
 
 
+def main_method_names(rates: Sequence[float], windows: int) -> list[str]:
+    """The methods also replayed at every evaluation rate below 1 (ours and the main peers)."""
+    low = rates[0]
+    return [
+        *(f"subsample s={r:g} + constant" for r in rates),
+        f"rate-halving {'/'.join(f'{r:g}' for r in rates)}",
+        f"performance s={low:g} + constant",
+        "performance (full data) + constant",
+        "median stopping (full data)",
+        "hyperband (full data)",
+        "optuna WilcoxonPruner",
+        f"prefix t={_prefixes(windows)[-1]}",
+    ]
+
+
 OURS = ("prefix", "subsample", "performance", "rate-halving")
 PEERS = ("two-step", "asha", "median", "hyperband", "optuna", "random-k")
 
@@ -77,12 +114,27 @@ def is_ours(name: str) -> bool:
     return name.startswith(OURS)
 
 
+def label(name: str, eval_rate: float) -> str:
+    return name if eval_rate >= 1.0 else f"{name} @ eval {eval_rate:g}"
+
+
 @dataclass
 class Row:
+    """One method at one evaluation rate, one entry per resampled subset."""
+
     name: str
-    reduction: list[float]
-    regret: dict[int, list[float]]
-    tau: list[float]
+    eval_rate: float = 1.0
+    reduction: list[float] = field(default_factory=list)  # compute: full search CPU / this CPU
+    examples_reduction: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU-seconds, both stages
+    stage1_cpu: list[float] = field(default_factory=list)
+    full_cpu: list[float] = field(default_factory=list)  # a full search of the same subset
+    regret: dict[int, list[float]] = field(default_factory=lambda: {k: [] for k in KS})
+    tau: list[float] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return label(self.name, self.eval_rate)
 
     @staticmethod
     def stat(values: Sequence[float]) -> tuple[float, float]:
@@ -93,8 +145,12 @@ class Row:
         return float(a.mean()), half
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"method": self.name}
+        out: dict[str, Any] = {"method": self.name, "eval_rate": self.eval_rate}
         out["reduction"], out["reduction_ci"] = self.stat(self.reduction)
+        out["examples_reduction"], out["examples_reduction_ci"] = self.stat(self.examples_reduction)
+        out["cpu_seconds"] = self.stat(self.cpu)[0]
+        out["stage1_cpu_seconds"] = self.stat(self.stage1_cpu)[0]
+        out["full_search_cpu_seconds"] = self.stat(self.full_cpu)[0]
         for k, values in self.regret.items():
             out[f"regret@{k}"], out[f"regret@{k}_ci"] = self.stat(values)
         out["tau"], out["tau_ci"] = self.stat(self.tau)
@@ -102,35 +158,101 @@ class Row:
 
 
 def evaluate(
-    runs: m.Runs, configs: int, subset_size: int, repeats: int, seed: int, only: str | None
+    runs: m.Runs,
+    configs: int,
+    subset_size: int,
+    repeats: int,
+    seed: int,
+    only: str | None,
+    eval_rates: Sequence[float] = (1.0,),
 ) -> list[Row]:
-    table = method_table(sorted({r for (_, r) in runs.runs if r < FULL_RATE}), runs.windows)
+    """Every method on ``repeats`` resampled subsets; the main ones also at each evaluation rate
+    of ``eval_rates`` below 1. Stage 2 is always full data scored in full, as is the truth."""
+    rates = sorted({r for (_, r) in runs.runs if r < FULL_RATE})
+    table = method_table(rates, runs.windows)
     if only:
         table = {k: v for k, v in table.items() if only in k or k == "full search"}
-    rows = {name: Row(name, [], {k: [] for k in KS}, []) for name in table}
+    main = [n for n in main_method_names(rates, runs.windows) if n in table]
+    views = {e: runs.at_eval(e) for e in sorted(set(eval_rates) | {1.0}, reverse=True)}
+    plan = [(n, e) for e, _ in views.items() for n in (table if e >= 1.0 else main)]
+    rows = {(n, e): Row(n, e) for n, e in plan}
     rng = np.random.default_rng(seed)
     for _ in range(repeats):
         subset = sorted(int(c) for c in rng.choice(configs, size=subset_size, replace=False))
         truth = {c: runs.target(c) for c in subset}
         best = min(truth.values())
-        full_cost = sum(runs.full_cost(c) for c in subset)
+        full = m.Spend.total(runs.full_cost(c) for c in subset)
         method_seed = int(rng.integers(1 << 31))
-        for name, method in table.items():
-            out = method(runs, subset, np.random.default_rng(method_seed))
+        for name, e in plan:
+            out = table[name](views[e], subset, np.random.default_rng(method_seed))
             top_k = out.ranking[:STAGE2_K]
-            stage2 = sum(runs.full_cost(c) for c in top_k if c not in out.complete)
-            rows[name].reduction.append(full_cost / (out.stage1 + stage2))
+            stage2 = m.Spend.total(runs.full_cost(c) for c in top_k if c not in out.complete)
+            total = out.stage1 + stage2
+            row = rows[(name, e)]
+            row.reduction.append(full.cpu / total.cpu if total.cpu > 0 else float("nan"))
+            row.examples_reduction.append(
+                full.examples / total.examples if total.examples > 0 else float("nan")
+            )
+            row.cpu.append(total.cpu)
+            row.stage1_cpu.append(out.stage1.cpu)
+            row.full_cpu.append(full.cpu)
             for k in KS:
                 top = min(truth[c] for c in out.ranking[:k])
-                rows[name].regret[k].append(100.0 * (top - best) / best)
+                row.regret[k].append(100.0 * (top - best) / best)
             scored = [c for c in subset if c in out.scores]
             tau = (
                 kendalltau([out.scores[c] for c in scored], [truth[c] for c in scored]).statistic
                 if len(scored) >= 3
                 else float("nan")
             )
-            rows[name].tau.append(float(tau))
+            row.tau.append(float(tau))
     return list(rows.values())
+
+
+def eval_rate_evidence(rows: list[Row], k: int = 3) -> list[dict[str, Any]]:
+    """Each main method at each evaluation rate against itself at rate 1, on the same subsets:
+    compute reduction, regret@k and the paired difference of regret@k (95% interval)."""
+    by = {(r.name, r.eval_rate): r for r in rows}
+    names = [r.name for r in rows if r.eval_rate < 1.0]
+    out = []
+    for name in dict.fromkeys(names):
+        base = by[(name, 1.0)]
+        for e in sorted((e for (n, e) in by if n == name), reverse=True):
+            row = by[(name, e)]
+            diff = [a - b for a, b in zip(row.regret[k], base.regret[k], strict=True)]
+            d, half = Row.stat(diff)
+            s = row.summary()
+            out.append(
+                {
+                    "method": name,
+                    "eval_rate": e,
+                    "reduction": s["reduction"],
+                    "reduction_ci": s["reduction_ci"],
+                    "examples_reduction": s["examples_reduction"],
+                    f"regret@{k}": s[f"regret@{k}"],
+                    f"regret@{k}_ci": s[f"regret@{k}_ci"],
+                    "tau": s["tau"],
+                    "tau_ci": s["tau_ci"],
+                    f"regret@{k}_diff": d,
+                    f"regret@{k}_diff_ci": half,
+                    # not worse than scoring everything, within the 95% interval
+                    "not_worse": bool(d - half <= 1e-12),
+                }
+            )
+    return out
+
+
+def recommended_eval_rate(evidence: list[dict[str, Any]]) -> float:
+    """The lowest evaluation rate at which no main method is worse than at rate 1 (paired 95%
+    interval of regret@3), at that rate and every rate above it."""
+    rates = sorted({e["eval_rate"] for e in evidence}, reverse=True)
+    chosen = 1.0
+    for rate in rates:
+        if all(e["not_worse"] for e in evidence if e["eval_rate"] == rate):
+            chosen = rate
+        else:
+            break
+    return chosen
 
 
 def fmt(mean: float, half: float, digits: int = 2) -> str:
@@ -139,42 +261,87 @@ def fmt(mean: float, half: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
-def render(rows: list[Row], header: str) -> str:
-    lines = [
-        header,
-        "",
-        "| method | cost reduction (×) | regret@1 % | regret@3 % | regret@5 % | Kendall τ |",
-        "|---|---|---|---|---|---|",
+def render(rows: list[Row], header: str, checks: list[dict[str, Any]] | None = None) -> str:
+    main = [r for r in rows if r.eval_rate >= 1.0]
+    summaries = sorted((r.summary() for r in main), key=lambda s: -s["reduction"])
+    full = next((s for s in summaries if s["method"] == "full search"), None)
+    lines = [header, ""]
+    if full:
+        lines += [
+            f"Cost is compute: the {UNIT} the trainer processes spent (start-up included), "
+            f"stage 1 up to where each run was stopped plus stage 2; a full search of a subset "
+            f"costs {full['full_search_cpu_seconds']:,.0f} {UNIT} on average. Training examples "
+            "beside it.",
+            "",
+        ]
+    lines += [
+        "| method | compute reduction (×) | examples reduction (×) | CPU-s per search | "
+        "regret@1 % | regret@3 % | regret@5 % | Kendall τ |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    summaries = sorted((r.summary() for r in rows), key=lambda s: -s["reduction"])
     for s in summaries:
         mark = "**" if is_ours(s["method"]) else ""
         lines.append(
             f"| {mark}{s['method']}{mark} | {fmt(s['reduction'], s['reduction_ci'], 1)} | "
+            f"{fmt(s['examples_reduction'], s['examples_reduction_ci'], 1)} | "
+            f"{s['cpu_seconds']:,.0f} | "
             + " | ".join(fmt(s[f"regret@{k}"], s[f"regret@{k}_ci"], 3) for k in KS)
             + f" | {fmt(s['tau'], s['tau_ci'])} |"
         )
-    lines += ["", verdict(summaries)]
+    evidence = eval_rate_evidence(rows)
+    if evidence:
+        lines += [
+            "",
+            "Evaluation rate e: each window scored on its nested evaluation sample only "
+            "(replayed from the recorded sample losses; compute = measured CPU − (1 − e) × "
+            "measured scoring CPU, a model). Δ = regret@3 at e minus at e = 1, paired over the "
+            "same subsets (95% interval). Stage 2 scores in full.",
+            "",
+            "| method | e | compute reduction (×) | examples reduction (×) | regret@3 % | "
+            "Δ regret@3 vs e=1 | Kendall τ |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for e in evidence:
+            lines.append(
+                f"| {e['method']} | {e['eval_rate']:g} | {fmt(e['reduction'], e['reduction_ci'], 1)}"
+                f" | {e['examples_reduction']:.1f} | {fmt(e['regret@3'], e['regret@3_ci'], 3)} | "
+                f"{fmt(e['regret@3_diff'], e['regret@3_diff_ci'], 3)}"
+                f"{'' if e['not_worse'] else ' (worse)'} | {fmt(e['tau'], e['tau_ci'])} |"
+            )
+        lines += [
+            "",
+            f"Lowest evaluation rate not worse than e = 1 for every method above (and at every "
+            f"rate above it): **e = {recommended_eval_rate(evidence):g}**.",
+        ]
+    if checks:
+        lines += ["", render_checks(checks)]
+    lines += ["", verdict([r.summary() for r in rows])]
     return "\n".join(lines)
 
 
-def verdict(summaries: list[dict[str, Any]], target: float = 0.1) -> str:
-    """The headline: the cheapest method of ours and of the peers with mean regret@3 <= target."""
+def verdict(summaries: list[dict[str, Any]], target: float = TARGET_REGRET) -> str:
+    """The headline: the cheapest method (in compute) of ours and of the peers with mean
+    regret@3 <= target, any evaluation rate."""
 
     def best(group: list[dict[str, Any]]) -> dict[str, Any] | None:
         ok = [s for s in group if s["regret@3"] <= target and s["method"] != "full search"]
         return max(ok, key=lambda s: s["reduction"]) if ok else None
 
+    def name(s: dict[str, Any]) -> str:
+        return label(s["method"], s.get("eval_rate", 1.0))
+
     ours = best([s for s in summaries if is_ours(s["method"])])
     peers = best([s for s in summaries if not is_ours(s["method"])])
     parts = []
     parts.append(
-        f"ours: {ours['method']} at {ours['reduction']:.1f}× less cost than a full search"
+        f"ours: {name(ours)} at {ours['reduction']:.1f}× less compute than a full search "
+        f"({ours['examples_reduction']:.1f}× fewer examples)"
         if ours
         else "ours: no method reaches it"
     )
     parts.append(
-        f"best peer: {peers['method']} at {peers['reduction']:.1f}×"
+        f"best peer: {name(peers)} at {peers['reduction']:.1f}× less compute "
+        f"({peers['examples_reduction']:.1f}× fewer examples)"
         if peers
         else "best peer: none reaches it"
     )
@@ -183,29 +350,136 @@ def verdict(summaries: list[dict[str, Any]], target: float = 0.1) -> str:
     return f"At mean regret@3 ≤ {target}%: " + "; ".join(parts) + "."
 
 
+def eval_cost_checks(gt: GroundTruth, windows: int) -> list[dict[str, Any]]:
+    """Runs that really scored only the evaluation sample against their replay from the run
+    that scored everything: measured and modelled CPU, and the target logloss of both."""
+    out = []
+    for c, rate, e in gt.checks:
+        if not gt.path(c, rate, e).exists():
+            continue
+        real = gt.load(c, rate, windows, e)
+        scored_all = gt.load(c, rate, windows)
+        model = scored_all.at_eval(e)
+        tail = slice(-gt.eval_windows, None)
+        out.append(
+            {
+                "config": c,
+                "rate": rate,
+                "eval_rate": e,
+                "measured_cpu": real.cpu_total,
+                "modelled_cpu": model.cpu_total,
+                "full_eval_cpu": scored_all.cpu_total,
+                "target_measured": float(np.mean(real.logloss[tail])),
+                "target_replayed": float(np.mean(model.logloss[tail])),
+            }
+        )
+    return out
+
+
+def render_checks(checks: list[dict[str, Any]]) -> str:
+    lines = [
+        "Evaluation-cost model against real runs at that evaluation rate (same configurations; "
+        "CPU-seconds per run, mean over configurations; ratio = measured / modelled, range):",
+        "",
+        "| rate | e | runs | CPU at e = 1 | modelled at e | measured at e | ratio | "
+        "max Δ target logloss |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    keys = sorted({(c["rate"], c["eval_rate"]) for c in checks}, reverse=True)
+    for rate, e in keys:
+        group = [c for c in checks if (c["rate"], c["eval_rate"]) == (rate, e)]
+        ratio = [c["measured_cpu"] / c["modelled_cpu"] for c in group]
+        gap = max(abs(c["target_measured"] - c["target_replayed"]) for c in group)
+        lines.append(
+            f"| {rate:g} | {e:g} | {len(group)} | "
+            f"{np.mean([c['full_eval_cpu'] for c in group]):.1f} | "
+            f"{np.mean([c['modelled_cpu'] for c in group]):.1f} | "
+            f"{np.mean([c['measured_cpu'] for c in group]):.1f} | "
+            f"{np.mean(ratio):.2f} ({min(ratio):.2f}–{max(ratio):.2f}) | {gap:.1e} |"
+        )
+    return "\n".join(lines)
+
+
+def run_costs(runs: m.Runs) -> list[dict[str, Any]]:
+    """What one run costs at each rate (medians over configurations), and where it goes."""
+    out = []
+    for rate in sorted({r for (_, r) in runs.runs}, reverse=True):
+        trajs = [t for (_, r), t in runs.runs.items() if r == rate and not t.failed]
+        if not trajs:
+            continue
+        cpu = [t.cpu_total for t in trajs]
+        out.append(
+            {
+                "rate": rate,
+                "runs": len(trajs),
+                "cpu_seconds": float(np.nanmedian(cpu)),
+                "first_window_cpu_seconds": float(
+                    np.nanmedian([t.cumulative_cpu()[0] for t in trajs])
+                ),
+                "eval_cpu_seconds": float(
+                    np.nanmedian([np.nansum(t.eval_cpu) for t in trajs if t.eval_cpu is not None])
+                ),
+                "exit_cpu_seconds": float(np.nanmedian([t.exit_cpu for t in trajs])),
+                "examples": float(np.median([t.trained.sum() for t in trajs])),
+            }
+        )
+    return out
+
+
+def render_run_costs(costs: list[dict[str, Any]]) -> str:
+    lines = [
+        "One run, by sub-sampling rate (medians over configurations, whole stream, scored in "
+        "full): CPU-seconds in all, counted at the end of the first window (≈ start-up), spent "
+        "scoring, and after the trainer's last count (result, exit):",
+        "",
+        "| rate | runs | CPU-s | first window | scoring | exit | training examples |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in costs:
+        lines.append(
+            f"| {c['rate']:g} | {c['runs']} | {c['cpu_seconds']:.1f} | "
+            f"{c['first_window_cpu_seconds']:.1f} | {c['eval_cpu_seconds']:.1f} | "
+            f"{c['exit_cpu_seconds']:.1f} | {c['examples']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def plot(rows: list[Row], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 6))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6))
     for r in rows:
         s = r.summary()
-        if not math.isfinite(s["regret@3"]):
+        if r.eval_rate < 1.0 or not math.isfinite(s["regret@3"]):
             continue
         ours = is_ours(r.name)
         ax.scatter(
             s["reduction"], s["regret@3"], marker="o" if ours else "x", color="C0" if ours else "C3"
         )
         ax.annotate(r.name, (s["reduction"], s["regret@3"]), fontsize=6, alpha=0.8)
-    ax.set_xscale("log")
-    ax.set_yscale("symlog", linthresh=0.01)
-    ax.set_ylim(bottom=0.0)
-    ax.axhline(0.1, color="grey", linestyle="--", linewidth=0.8)
-    ax.set_xlabel("total cost reduction vs. full search (×, log)")
-    ax.set_ylabel("regret@3 (% of best logloss, symlog)")
-    ax.set_title("Search quality on a drifting stream (ours: blue circles, peers: red crosses)")
+    ax.set_title("Every method, evaluation in full (ours: blue circles, peers: red crosses)")
+    evidence = eval_rate_evidence(rows)
+    for i, name in enumerate(dict.fromkeys(e["method"] for e in evidence)):
+        points = [e for e in evidence if e["method"] == name]
+        xs = [e["reduction"] for e in points]
+        ys = [e["regret@3"] for e in points]
+        bx.plot(xs, ys, marker="o", color=f"C{i % 10}", label=name, linewidth=1)
+        for e in points:
+            bx.annotate(f"{e['eval_rate']:g}", (e["reduction"], e["regret@3"]), fontsize=6)
+    if evidence:
+        bx.legend(fontsize=6)
+    bx.set_title("Main methods at evaluation rates 1 … 0.01 (labels: e)")
+    for axis in (ax, bx):
+        axis.set_xscale("log")
+        axis.set_yscale("symlog", linthresh=0.01)
+        axis.set_ylim(bottom=0.0)
+        axis.axhline(TARGET_REGRET, color="grey", linestyle="--", linewidth=0.8)
+        axis.set_xlabel("compute reduction vs. full search (CPU-seconds, ×, log)")
+        axis.set_ylabel("regret@3 (% of best logloss, symlog)")
+    fig.suptitle("Search quality on a drifting stream: compute vs. regret@3")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
@@ -213,7 +487,7 @@ def plot(rows: list[Row], path: Path) -> None:
 
 
 def load_runs(gt: GroundTruth) -> m.Runs:
-    docs = [json.loads(gt.path(i, FULL_RATE).read_text()) for i in range(len(gt.configs))]
+    docs = [gt.document(i, FULL_RATE) for i in range(len(gt.configs))]
     windows = max(len(d["windows"]) for d in docs)
     runs = {(i, r): gt.load(i, r, windows) for i in range(len(gt.configs)) for r in gt.rates}
     return m.Runs(runs, gt.eval_windows)
@@ -229,6 +503,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="flights-3m", help="bundled name or dataset YAML")
     parser.add_argument("--configs", type=int, default=64)
     parser.add_argument("--rates", default="0.01,0.03,0.1", help="stage-1 sub-sampling rates")
+    parser.add_argument(
+        "--eval-rates",
+        default=",".join(f"{e:g}" for e in EVAL_RATES),
+        help="evaluation rates the main methods are replayed at (1, 0.3, 0.1, 0.03, 0.01)",
+    )
+    parser.add_argument(
+        "--eval-checks",
+        type=int,
+        default=4,
+        help="configurations also trained for real at evaluation rates 0.1 and 0.01 (at every "
+        "rate) to check the evaluation-cost model; 0: none",
+    )
     parser.add_argument("--subset", type=int, default=48, help="configurations per resample")
     parser.add_argument("--repeats", type=int, default=20, help="resampled subsets")
     parser.add_argument("--stop", type=int, default=None, help="use only windows [0, stop)")
@@ -240,13 +526,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_rates: tuple[float, ...] = CHECK_EVAL_RATES
     if args.quick:
         args.configs, args.subset, args.repeats = 8, 6, 3
         args.stop = args.stop or 28
         args.rates = "0.05"
+        args.eval_rates = "1,0.1"
+        args.eval_checks = min(args.eval_checks, 1)
+        check_rates = (0.1,)
     rates = tuple(float(r) for r in args.rates.split(","))
+    eval_rates = tuple(float(e) for e in args.eval_rates.split(","))
+    ladder = (*EVAL_LADDER, 1.0)
+    if not all(any(math.isclose(e, x) for x in ladder) for e in eval_rates):
+        raise SystemExit(f"--eval-rates: each must be one of {', '.join(map(str, ladder))}")
+    checks = tuple(
+        (c, r, e)
+        for c in range(min(args.eval_checks, args.configs))
+        for r in (FULL_RATE, *rates)
+        for e in check_rates
+    )
     gt = GroundTruth(
-        args.dataset, configurations(args.configs), (FULL_RATE, *rates), stop=args.stop
+        args.dataset,
+        configurations(args.configs),
+        (FULL_RATE, *rates),
+        stop=args.stop,
+        checks=checks,
     )
     missing = gt.missing()
     started = time.time()
@@ -259,19 +563,37 @@ def run(args: argparse.Namespace) -> int:
             ),
         )
     runs = load_runs(gt)
-    rows = evaluate(runs, args.configs, args.subset, args.repeats, args.seed, args.only)
+    rows = evaluate(runs, args.configs, args.subset, args.repeats, args.seed, args.only, eval_rates)
+    costs = run_costs(runs)
+    checked = eval_cost_checks(gt, runs.windows)
     header = (
         f"{args.dataset}: {args.configs} configurations, {runs.windows} windows, target = last "
-        f"{runs.eval_windows}; {args.repeats} subsets of {args.subset}; stage 2 = top {STAGE2_K} on full data"
+        f"{runs.eval_windows}; {args.repeats} subsets of {args.subset}; stage 2 = top {STAGE2_K} "
+        f"on full data; ground truth {gt.directory.name} (trainer {trainer_fingerprint()})"
     )
-    text = render(rows, header)
+    text = render(rows, header, checked)
+    text += "\n\n" + render_run_costs(costs)
     print(text)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "search-quality.md").write_text(text + "\n")
-        (args.out / "search-quality.json").write_text(
-            json.dumps([r.summary() for r in rows], indent=1)
-        )
+        evidence = eval_rate_evidence(rows)
+        doc = {
+            "unit": UNIT,
+            "dataset": args.dataset,
+            "configs": args.configs,
+            "subset": args.subset,
+            "repeats": args.repeats,
+            "windows": runs.windows,
+            "ground_truth": gt.directory.name,
+            "trainer": trainer_fingerprint(),
+            "rows": [r.summary() for r in rows],
+            "eval_rates": evidence,
+            "recommended_eval_rate": recommended_eval_rate(evidence) if evidence else None,
+            "eval_cost_checks": checked,
+            "run_costs": costs,
+        }
+        (args.out / "search-quality.json").write_text(json.dumps(doc, indent=1))
         plot(rows, args.out / "search-quality.png")
     return 0
 
