@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,10 +35,12 @@ def stream(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> dict[str, str]:
+def server(tmp_path: Path) -> Iterator[dict[str, str]]:
     sock = Path("/tmp") / f"hs-test-{tmp_path.name[-20:]}.sock"  # socket paths max out at 107
     yield {"HS_FORKSERVER": str(sock), "HS_FORKSERVER_IDLE_SECONDS": IDLE}
     wait_for(lambda: not sock.exists(), timeout=120)  # the server left after being idle
+    for leftover in (f"{sock}.lock", f"{sock}.log"):
+        Path(leftover).unlink(missing_ok=True)
 
 
 def comparable(doc: dict) -> dict:  # type: ignore[type-arg]
