@@ -94,6 +94,7 @@ def test_stage1_on_the_full_data_hands_its_finished_runs_to_stage2(
     doc = quickstart_reduced(tiny_dataset)
     doc["spec"]["trials"] = 3
     doc["spec"]["stage1"]["data"]["rate"] = 1.0
+    doc["spec"]["stage1"]["data"]["evalRate"] = 1.0  # a sampled target would be trained again
     doc["spec"]["stage1"]["stopping"] = {"rule": "none"}
     manifest = write_manifest(tmp_path / "full.yaml", doc)
     out = tmp_path / "results"
