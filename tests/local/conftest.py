@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +112,17 @@ def alive(pid: int) -> bool:
         return True
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Prepared data of the tests' throwaway datasets goes to a temporary cache, not the user's."""
+@pytest.fixture(autouse=True, scope="package")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Prepared data of the tests' throwaway datasets goes to a temporary cache, not the user's
+    (for these tests only: the variable is restored when the package's tests end)."""
+    before = os.environ.get("HYPERSEARCH_CACHE")
     os.environ["HYPERSEARCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        del os.environ["HYPERSEARCH_CACHE"]
+    else:
+        os.environ["HYPERSEARCH_CACHE"] = before
 
 
 @pytest.fixture(scope="session")

@@ -182,11 +182,11 @@ def s3_url(tmp_path: Path) -> Iterator[str]:
                 assert proc.poll() is None, (tmp_path / "moto.log").read_text()
                 assert time.monotonic() < deadline, "moto server did not listen within 60 s"
                 time.sleep(0.2)
-        os.environ.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
         import pyarrow.fs as pafs
 
         fs = pafs.S3FileSystem(endpoint_override=f"127.0.0.1:{port}", scheme="http",
-                               region="us-east-1", allow_bucket_creation=True)  # fmt: skip
+                               region="us-east-1", allow_bucket_creation=True,
+                               access_key="test", secret_key="test")  # fmt: skip
         fs.create_dir("shards")
         yield f"s3://shards/prepared?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
     finally:
