@@ -115,6 +115,16 @@ def test_costs_are_the_cpu_seconds_the_runs_spent_until_stopped(runs: m.Runs) ->
     assert m.rate_halving([0.05, 0.2])(runs, subset, rng(0)).stage1.cpu > first_rung.cpu
 
 
+def test_forked_estimate_pays_start_up_once_per_search(runs: m.Runs) -> None:
+    rows = {r.label: r.summary() for r in sq.evaluate(runs, N, 18, 2, 0, "two-step", startup=1.5)}
+    assert rows["full search"]["forked_reduction"] == pytest.approx(1.0)
+    # Many cheap low-rate runs are where start-up weighs most: forking helps them most.
+    low = rows["two-step s=0.05"]
+    assert low["forked_reduction"] > low["reduction"] > 1.0
+    no_estimate = sq.evaluate(runs, N, 18, 1, 0, "two-step")[0].summary()
+    assert np.isnan(no_estimate["forked_reduction"])
+
+
 def test_a_run_pays_up_to_its_stop_and_a_continuation_only_its_extra_windows(
     runs: m.Runs,
 ) -> None:
@@ -182,6 +192,15 @@ def test_recommended_eval_rate_stops_at_the_first_rate_that_is_worse() -> None:
 
     assert sq.recommended_eval_rate([ev(1.0, True), ev(0.1, True), ev(0.01, False)]) == 0.1
     assert sq.recommended_eval_rate([ev(1.0, True), ev(0.1, False), ev(0.01, True)]) == 1.0
+    assert sq.lowest_eval_rate_by_method([ev(1.0, True), ev(0.1, True)]) == {"x": 0.1}
+
+
+def test_the_oracle_bound_is_free_in_stage_1_and_has_no_regret(runs: m.Runs) -> None:
+    rows = {r.label: r.summary() for r in sq.evaluate(runs, N, 18, 2, 0, "oracle")}
+    bound = rows[sq.ORACLE]
+    assert bound["regret@1"] == 0.0 and bound["stage1_cpu_seconds"] == 0.0
+    assert bound["reduction"] > 1.0
+    assert sq.ORACLE not in sq.verdict(list(rows.values()))
 
 
 def test_rendered_table_names_every_method_and_the_verdict(runs: m.Runs, tmp_path: Path) -> None:
@@ -230,7 +249,7 @@ def test_quick_benchmark_on_real_trainer_runs(tmp_path: Path) -> None:
         assert method in result.stdout
     assert (out / "search-quality.png").stat().st_size > 10_000
     doc = json.loads((out / "search-quality.json").read_text())
-    assert doc["unit"] == "CPU-seconds"
+    assert doc["unit"] == "CPU-seconds" and doc["startup_cpu_seconds"] > 0
     rows = {(r["method"], r["eval_rate"]): r for r in doc["rows"]}
     full = rows[("full search", 1.0)]
     # Every trainer process costs CPU; a method that stops the same configurations earlier

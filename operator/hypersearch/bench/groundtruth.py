@@ -320,6 +320,30 @@ class GroundTruth:
         if proc.returncode != 0:
             raise RuntimeError(f"preparing {self.dataset} failed: {proc.stderr.strip()[-2000:]}")
 
+    def startup_cpu(self, repeats: int = 3) -> float:
+        """CPU-seconds of a process that only starts the trainer (interpreter, numpy, pyarrow,
+        torch and the trainer imported, then exit): what a trial forked from a warm process
+        (``HS_FORKSERVER``) does not pay. Median of ``repeats`` processes, cached."""
+        cached = self.directory / "startup.json"
+        if cached.exists():
+            return float(json.loads(cached.read_text())["cpu_seconds"])
+        code = (
+            "import numpy, pyarrow.parquet, torch, hypersearch_trainer.loop, "
+            "hypersearch_trainer.main, hypersearch_trainer.prepared"
+        )
+        measured = []
+        for _ in range(repeats):
+            proc = subprocess.Popen([sys.executable, "-c", code], env=self._env())
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode != 0:
+                raise RuntimeError(f"importing the trainer failed (exit {proc.returncode})")
+            measured.append(usage.ru_utime + usage.ru_stime)
+        value = float(np.median(measured))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps({"cpu_seconds": value, "measured": measured}))
+        return value
+
     def _train(self, index: int, rate: float, eval_rate: float = 1.0) -> None:
         config = self.configs[index]
         env = {

@@ -45,6 +45,8 @@ TARGET_REGRET = 0.1
 EVAL_RATES = (1.0, 0.3, 0.1, 0.03, 0.01)
 # Real runs at these evaluation rates check the evaluation-cost model.
 CHECK_EVAL_RATES = (0.1, 0.01)
+# CPU-seconds of a fork-server client per trial (hypersearch_trainer/forkserver.py: ~0.07).
+FORK_CLIENT_CPU = 0.07
 
 
 def _prefixes(windows: int) -> list[int]:
@@ -55,7 +57,11 @@ def method_table(rates: Sequence[float], windows: int) -> dict[str, m.Method]:
     """Every method of the benchmark, by name. ``rates`` are the cached sub-sampling rates."""
     low, mid = rates[0], rates[min(1, len(rates) - 1)]
     prefix = _prefixes(windows)
-    table: dict[str, m.Method] = {"full search": m.full_search, "random-k": m.random_k}
+    table: dict[str, m.Method] = {
+        "full search": m.full_search,
+        ORACLE: m.oracle,
+        "random-k": m.random_k,
+    }
     for r in rates:
         table[f"two-step s={r:g}"] = m.two_step(r)
     for p in prefix:
@@ -96,6 +102,7 @@ def main_method_names(rates: Sequence[float], windows: int) -> list[str]:
     low = rates[0]
     return [
         *(f"subsample s={r:g} + constant" for r in rates),
+        *(f"two-step s={r:g}" for r in rates),
         f"rate-halving {'/'.join(f'{r:g}' for r in rates)}",
         f"performance s={low:g} + constant",
         "performance (full data) + constant",
@@ -106,6 +113,7 @@ def main_method_names(rates: Sequence[float], windows: int) -> list[str]:
     ]
 
 
+ORACLE = "oracle: true top 3, stage 1 free (bound)"
 OURS = ("prefix", "subsample", "performance", "rate-halving")
 PEERS = ("two-step", "asha", "median", "hyperband", "optuna", "random-k")
 
@@ -126,6 +134,7 @@ class Row:
     eval_rate: float = 1.0
     reduction: list[float] = field(default_factory=list)  # compute: full search CPU / this CPU
     examples_reduction: list[float] = field(default_factory=list)
+    forked_reduction: list[float] = field(default_factory=list)  # estimate, see Spend.forked
     cpu: list[float] = field(default_factory=list)  # CPU-seconds, both stages
     stage1_cpu: list[float] = field(default_factory=list)
     full_cpu: list[float] = field(default_factory=list)  # a full search of the same subset
@@ -148,6 +157,7 @@ class Row:
         out: dict[str, Any] = {"method": self.name, "eval_rate": self.eval_rate}
         out["reduction"], out["reduction_ci"] = self.stat(self.reduction)
         out["examples_reduction"], out["examples_reduction_ci"] = self.stat(self.examples_reduction)
+        out["forked_reduction"], out["forked_reduction_ci"] = self.stat(self.forked_reduction)
         out["cpu_seconds"] = self.stat(self.cpu)[0]
         out["stage1_cpu_seconds"] = self.stat(self.stage1_cpu)[0]
         out["full_search_cpu_seconds"] = self.stat(self.full_cpu)[0]
@@ -165,9 +175,11 @@ def evaluate(
     seed: int,
     only: str | None,
     eval_rates: Sequence[float] = (1.0,),
+    startup: float | None = None,
 ) -> list[Row]:
     """Every method on ``repeats`` resampled subsets; the main ones also at each evaluation rate
-    of ``eval_rates`` below 1. Stage 2 is always full data scored in full, as is the truth."""
+    of ``eval_rates`` below 1. Stage 2 is always full data scored in full, as is the truth.
+    ``startup``: a trainer process's start-up CPU, for the forked-trials estimate."""
     rates = sorted({r for (_, r) in runs.runs if r < FULL_RATE})
     table = method_table(rates, runs.windows)
     if only:
@@ -193,6 +205,10 @@ def evaluate(
             row.examples_reduction.append(
                 full.examples / total.examples if total.examples > 0 else float("nan")
             )
+            if startup is not None:
+                row.forked_reduction.append(
+                    full.forked(startup, FORK_CLIENT_CPU) / total.forked(startup, FORK_CLIENT_CPU)
+                )
             row.cpu.append(total.cpu)
             row.stage1_cpu.append(out.stage1.cpu)
             row.full_cpu.append(full.cpu)
@@ -229,6 +245,7 @@ def eval_rate_evidence(rows: list[Row], k: int = 3) -> list[dict[str, Any]]:
                     "reduction": s["reduction"],
                     "reduction_ci": s["reduction_ci"],
                     "examples_reduction": s["examples_reduction"],
+                    "forked_reduction": s["forked_reduction"],
                     f"regret@{k}": s[f"regret@{k}"],
                     f"regret@{k}_ci": s[f"regret@{k}_ci"],
                     "tau": s["tau"],
@@ -255,36 +272,58 @@ def recommended_eval_rate(evidence: list[dict[str, Any]]) -> float:
     return chosen
 
 
+def lowest_eval_rate_by_method(evidence: list[dict[str, Any]]) -> dict[str, float]:
+    """Per method: the lowest evaluation rate not worse than e = 1 there and at every rate above."""
+    out = {}
+    for name in dict.fromkeys(e["method"] for e in evidence):
+        out[name] = recommended_eval_rate([e for e in evidence if e["method"] == name])
+    return out
+
+
 def fmt(mean: float, half: float, digits: int = 2) -> str:
     if not math.isfinite(mean):
         return "–"
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
-def render(rows: list[Row], header: str, checks: list[dict[str, Any]] | None = None) -> str:
+def render(
+    rows: list[Row],
+    header: str,
+    checks: list[dict[str, Any]] | None = None,
+    startup: float | None = None,
+) -> str:
     main = [r for r in rows if r.eval_rate >= 1.0]
     summaries = sorted((r.summary() for r in main), key=lambda s: -s["reduction"])
     full = next((s for s in summaries if s["method"] == "full search"), None)
     lines = [header, ""]
     if full:
         lines += [
-            f"Cost is compute: the {UNIT} the trainer processes spent (start-up included), "
-            f"stage 1 up to where each run was stopped plus stage 2; a full search of a subset "
-            f"costs {full['full_search_cpu_seconds']:,.0f} {UNIT} on average. Training examples "
-            "beside it.",
+            f"Cost is compute: the {UNIT} the trainer processes spent (each trial its own "
+            "process, start-up included), stage 1 up to where each run was stopped plus stage 2; "
+            f"a full search of a subset costs {full['full_search_cpu_seconds']:,.0f} {UNIT} on "
+            "average. Training examples beside it.",
+            "",
+        ]
+    if startup is not None:
+        lines += [
+            f"*forked (est.)*: the same searches had every trial been forked from one warm "
+            f"process (`HS_FORKSERVER`, as the local runner does): each trial saves the "
+            f"{startup:.2f} CPU-s a process spends importing the trainer (measured), pays "
+            f"{FORK_CLIENT_CPU} for its client, and the warm process's start-up is paid once per "
+            "search. An estimate, not a measurement.",
             "",
         ]
     lines += [
-        "| method | compute reduction (×) | examples reduction (×) | CPU-s per search | "
-        "regret@1 % | regret@3 % | regret@5 % | Kendall τ |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | compute reduction (×) | examples reduction (×) | forked (est.) | "
+        "CPU-s per search | regret@1 % | regret@3 % | regret@5 % | Kendall τ |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         mark = "**" if is_ours(s["method"]) else ""
         lines.append(
             f"| {mark}{s['method']}{mark} | {fmt(s['reduction'], s['reduction_ci'], 1)} | "
             f"{fmt(s['examples_reduction'], s['examples_reduction_ci'], 1)} | "
-            f"{s['cpu_seconds']:,.0f} | "
+            f"{_num(s['forked_reduction'], 1)} | {s['cpu_seconds']:,.0f} | "
             + " | ".join(fmt(s[f"regret@{k}"], s[f"regret@{k}_ci"], 3) for k in KS)
             + f" | {fmt(s['tau'], s['tau_ci'])} |"
         )
@@ -297,34 +336,62 @@ def render(rows: list[Row], header: str, checks: list[dict[str, Any]] | None = N
             "measured scoring CPU, a model). Δ = regret@3 at e minus at e = 1, paired over the "
             "same subsets (95% interval). Stage 2 scores in full.",
             "",
-            "| method | e | compute reduction (×) | examples reduction (×) | regret@3 % | "
-            "Δ regret@3 vs e=1 | Kendall τ |",
-            "|---|---|---|---|---|---|---|",
+            "| method | e | compute reduction (×) | examples reduction (×) | forked (est.) | "
+            "regret@3 % | Δ regret@3 vs e=1 | Kendall τ |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for e in evidence:
             lines.append(
-                f"| {e['method']} | {e['eval_rate']:g} | {fmt(e['reduction'], e['reduction_ci'], 1)}"
-                f" | {e['examples_reduction']:.1f} | {fmt(e['regret@3'], e['regret@3_ci'], 3)} | "
+                f"| {e['method']} | {e['eval_rate']:g} | "
+                f"{fmt(e['reduction'], e['reduction_ci'], 1)} | "
+                f"{_num(e['examples_reduction'], 1)} | {_num(e['forked_reduction'], 1)} | "
+                f"{fmt(e['regret@3'], e['regret@3_ci'], 3)} | "
                 f"{fmt(e['regret@3_diff'], e['regret@3_diff_ci'], 3)}"
                 f"{'' if e['not_worse'] else ' (worse)'} | {fmt(e['tau'], e['tau_ci'])} |"
             )
         lines += [
             "",
             f"Lowest evaluation rate not worse than e = 1 for every method above (and at every "
-            f"rate above it): **e = {recommended_eval_rate(evidence):g}**.",
+            f"rate above it): **e = {recommended_eval_rate(evidence):g}**. Per method: "
+            + ", ".join(f"{name} {e:g}" for name, e in lowest_eval_rate_by_method(evidence).items())
+            + ".",
         ]
     if checks:
         lines += ["", render_checks(checks)]
-    lines += ["", verdict([r.summary() for r in rows])]
+    lines += ["", verdict([r.summary() for r in rows if r.eval_rate >= 1.0])]
+    if any(r.eval_rate < 1.0 for r in rows):
+        lines += [
+            "",
+            verdict(
+                [r.summary() for r in rows if r.name in {e.name for e in rows if e.eval_rate < 1}],
+                where=" with an evaluation sample (the methods above at any e)",
+            ),
+        ]
+    oracle = next((r.summary() for r in rows if r.name == ORACLE), None)
+    if oracle:
+        lines += [
+            "",
+            f"Bound: handing the true top {STAGE2_K} to stage 2 with no stage 1 at all saves "
+            f"{oracle['reduction']:.1f}× compute ({oracle['examples_reduction']:.1f}× in "
+            "examples): the best configurations are the expensive ones to train.",
+        ]
     return "\n".join(lines)
 
 
-def verdict(summaries: list[dict[str, Any]], target: float = TARGET_REGRET) -> str:
+def _num(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "–"
+
+
+def verdict(summaries: list[dict[str, Any]], target: float = TARGET_REGRET, where: str = "") -> str:
     """The headline: the cheapest method (in compute) of ours and of the peers with mean
-    regret@3 <= target, any evaluation rate."""
+    regret@3 <= target among ``summaries``."""
 
     def best(group: list[dict[str, Any]]) -> dict[str, Any] | None:
-        ok = [s for s in group if s["regret@3"] <= target and s["method"] != "full search"]
+        ok = [
+            s
+            for s in group
+            if s["regret@3"] <= target and s["method"] not in ("full search", ORACLE)
+        ]
         return max(ok, key=lambda s: s["reduction"]) if ok else None
 
     def name(s: dict[str, Any]) -> str:
@@ -347,7 +414,7 @@ def verdict(summaries: list[dict[str, Any]], target: float = TARGET_REGRET) -> s
     )
     if ours and peers:
         parts.append(f"ours vs. best peer: {ours['reduction'] / peers['reduction']:.2f}× cheaper")
-    return f"At mean regret@3 ≤ {target}%: " + "; ".join(parts) + "."
+    return f"At mean regret@3 ≤ {target}%{where}: " + "; ".join(parts) + "."
 
 
 def eval_cost_checks(gt: GroundTruth, windows: int) -> list[dict[str, Any]]:
@@ -563,7 +630,10 @@ def run(args: argparse.Namespace) -> int:
             ),
         )
     runs = load_runs(gt)
-    rows = evaluate(runs, args.configs, args.subset, args.repeats, args.seed, args.only, eval_rates)
+    startup = gt.startup_cpu()
+    rows = evaluate(
+        runs, args.configs, args.subset, args.repeats, args.seed, args.only, eval_rates, startup
+    )
     costs = run_costs(runs)
     checked = eval_cost_checks(gt, runs.windows)
     header = (
@@ -571,7 +641,7 @@ def run(args: argparse.Namespace) -> int:
         f"{runs.eval_windows}; {args.repeats} subsets of {args.subset}; stage 2 = top {STAGE2_K} "
         f"on full data; ground truth {gt.directory.name} (trainer {trainer_fingerprint()})"
     )
-    text = render(rows, header, checked)
+    text = render(rows, header, checked, startup)
     text += "\n\n" + render_run_costs(costs)
     print(text)
     if args.out:
@@ -587,9 +657,11 @@ def run(args: argparse.Namespace) -> int:
             "windows": runs.windows,
             "ground_truth": gt.directory.name,
             "trainer": trainer_fingerprint(),
+            "startup_cpu_seconds": startup,
             "rows": [r.summary() for r in rows],
             "eval_rates": evidence,
             "recommended_eval_rate": recommended_eval_rate(evidence) if evidence else None,
+            "lowest_eval_rate_by_method": lowest_eval_rate_by_method(evidence),
             "eval_cost_checks": checked,
             "run_costs": costs,
         }
