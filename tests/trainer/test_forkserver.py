@@ -110,3 +110,12 @@ def test_a_killed_client_takes_its_trial_with_it(
     p.kill()
     p.wait()
     wait_for(lambda: not serving(), timeout=30)  # and gone with its client
+
+
+def test_a_socket_directory_others_can_enter_is_refused(tmp_path: Path, stream: Path) -> None:
+    shared = tmp_path / "runtime"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)  # a trial sends its environment: never through a directory others share
+    r = run_trainer(HS_DATASET=str(stream), HS_FORKSERVER="1", XDG_RUNTIME_DIR=str(shared))
+    assert r.returncode == 1
+    assert "mode 0700" in r.stderr and str(shared) in r.stderr

@@ -74,8 +74,9 @@ def test_every_window_is_scored_before_it_is_trained(tiny: Path) -> None:
     fresh = make_trainer(str(tiny), hp)
     fresh.progressive_eval = True
     batches = list(next(iter(fresh.source.windows(0, 1))).batches())
-    _, _, _, losses, *_ = fresh._evaluate(iter(batches), 0, lambda: False)
-    assert t.state.history[0].logloss == pytest.approx(float(losses.mean()), rel=1e-9)
+    scores = fresh._evaluate(iter(batches), 0, lambda: False)
+    assert scores is not None
+    assert t.state.history[0].logloss == pytest.approx(float(scores.losses.mean()), rel=1e-9)
 
 
 @pytest.mark.parametrize("model", ["dlrm", "fm"])

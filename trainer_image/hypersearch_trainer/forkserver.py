@@ -48,6 +48,12 @@ def socket_path(setting: str) -> Path:
         h.update(f.read_bytes())
     base = Path(os.environ.get("XDG_RUNTIME_DIR") or f"/tmp/hypersearch-{os.getuid()}")
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = base.stat()  # a trial sends its environment (maybe secrets): only to our own server
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise RuntimeError(
+            f"HS_FORKSERVER: {base} must be a directory of this user with mode 0700 "
+            f"(owner uid {st.st_uid}, mode {oct(st.st_mode & 0o777)}); set HS_FORKSERVER=0 or a path"
+        )
     return base / f"trainer-{h.hexdigest()[:12]}.sock"  # short: socket paths max out at 107
 
 

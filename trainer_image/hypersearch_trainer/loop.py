@@ -1,10 +1,10 @@
 """The online training loop with progressive validation.
 
 For every window, in time order: score its evaluation sample with the current model (every
-example at ``eval_rate`` 1; otherwise a seeded hash sample shared by all trials, so every trial is
-judged on the same examples), then train on the sub-sampled examples. Only the rows one of the two
-needs are read and featurised, which is what makes a reduced run cheap. Safe points for SIGTERM are between eval chunks and between training batches; a
-checkpoint taken mid-window stores the window's eval result and how many batches were trained,
+example at ``eval_rate`` 1; otherwise a seeded hash sample shared by all trials, so every trial
+is judged on the same examples), then train on the sub-sampled examples. Only the rows one of
+the two needs are read and featurised, which is what makes a reduced run cheap. Safe points for
+SIGTERM are between eval chunks and between training batches; a checkpoint taken mid-window stores the window's eval result and how many batches were trained,
 so a resumed process continues exactly where the first stopped.
 """
 
@@ -37,6 +37,19 @@ log = logging.getLogger("hypersearch_trainer")
 # so a benchmark can replay what any of them would have measured (the samples are nested).
 EVAL_LADDER = (0.01, 0.03, 0.1, 0.3)
 CACHE_ROWS = 4_000_000  # windows up to this many rows are kept in memory between eval and training
+
+
+@dataclass
+class Scores:
+    """A window's evaluation sample, scored (and the chunks read, kept for training if small)."""
+
+    cache: list[tuple[Batch, torch.Tensor]] | None
+    rows: int  # rows read: the training sample and the evaluation sample
+    logits: npt.NDArray[np.float32]
+    losses: npt.NDArray[np.float64]
+    labels: npt.NDArray[np.float32]
+    strata: npt.NDArray[np.str_] | None
+    example_ids: npt.NDArray[np.int64]
 
 
 @dataclass
@@ -86,7 +99,6 @@ class OnlineTrainer:
         self.eval_rate = eval_rate
         self.full_eval_windows = full_eval_windows  # scored in full whatever eval_rate (stage 2)
         self.state = LoopState(next_window=start)
-        self._scored_ids: npt.NDArray[np.int64] = np.zeros(0, np.int64)
         self._buckets = np.uint64(hp.hash_buckets)
         self._last_ckpt = time.monotonic()
         # observers for tests: called with ("eval"|"train", window index) before each step
@@ -154,12 +166,10 @@ class OnlineTrainer:
             return RowSelection(self.sampler, self.window_eval_rate)
         return RowSelection(self.sampler, lambda _w: 0.0)
 
-    def _evaluate(self, batches: Iterator[Batch], w: int, stop: Callable[[], bool]) -> tuple[
-        list[tuple[Batch, torch.Tensor]] | None, int, npt.NDArray[np.float32], npt.NDArray[np.float64],
-        npt.NDArray[np.float32], npt.NDArray[np.str_] | None, bool,
-    ]:  # fmt: skip
-        """Score the evaluation sample; returns (cached chunks or None, rows read, logits, losses,
-        labels, strata, stopped)."""
+    def _evaluate(
+        self, batches: Iterator[Batch], w: int, stop: Callable[[], bool]
+    ) -> Scores | None:
+        """Score the evaluation sample of window ``w``; None when stopped at a safe point."""
         self.model.eval()
         cache: list[tuple[Batch, torch.Tensor]] | None = []
         rows = 0
@@ -168,7 +178,7 @@ class OnlineTrainer:
         with torch.inference_mode():
             for chunk in batches:
                 if stop():
-                    return None, 0, *_empty(), True
+                    return None
                 rows += len(chunk)
                 idx = bucket_indices(chunk.cat_keys, self.hp.hash_buckets)
                 if cache is not None:
@@ -193,15 +203,14 @@ class OnlineTrainer:
                 if chunk.strata is not None:
                     strata.append(chunk.strata)
         self.model.train()
-        self._scored_ids = _cat(scored_ids, np.int64)
-        return (
+        return Scores(
             cache,
             rows,
             _cat(logits, np.float32),
             _cat(losses, np.float64),
             _cat(labels, np.float32),
             np.concatenate(strata) if strata else None,
-            False,
+            _cat(scored_ids, np.int64),
         )
 
     def _train_step(self, b: Batch, idx: torch.Tensor, weights: npt.NDArray[np.float32]) -> float:
@@ -303,17 +312,17 @@ class OnlineTrainer:
         if self.state.partial is None or self.state.partial["window"] != w:
             if self.progressive_eval:
                 cpu0 = time.thread_time()  # scoring runs on this thread; cheap to read per window
-                cache, rows, logits, losses, labels, strata, stopped = self._evaluate(
-                    window.batches(), w, stop
-                )
-                if stopped:
+                scores = self._evaluate(window.batches(), w, stop)
+                if scores is None:
                     return False
-                result = score_window(w, window.label, logits, losses, labels, strata)
+                cache, rows = scores.cache, scores.rows
+                result = score_window(w, window.label, scores.logits, scores.losses,
+                                      scores.labels, scores.strata)  # fmt: skip
                 result.eval_cpu_seconds = round(time.thread_time() - cpu0, 4)
-                if self.window_eval_rate(w) >= 1.0 and len(losses):
-                    u = self.sampler.uniform(self._scored_ids)
+                if self.window_eval_rate(w) >= 1.0 and len(scores.losses):
+                    u = self.sampler.uniform(scores.example_ids)
                     result.eval_sample = {
-                        str(e): [float(losses[u < e].sum()), int((u < e).sum())]
+                        str(e): [float(scores.losses[u < e].sum()), int((u < e).sum())]
                         for e in EVAL_LADDER
                     }
             else:
@@ -369,7 +378,3 @@ def _join(
 
 def _cat(parts: list[Any], dtype: Any) -> Any:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
-
-
-def _empty() -> tuple[Any, Any, Any, Any]:
-    return np.zeros(0, np.float32), np.zeros(0), np.zeros(0, np.float32), None

@@ -64,7 +64,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         # run in a child of a warm process (see forkserver.py)
         from hypersearch_trainer.forkserver import run_client
 
-        return run_client(env["HS_FORKSERVER"], list(argv))
+        try:
+            return run_client(env["HS_FORKSERVER"], list(argv))
+        except (RuntimeError, OSError) as exc:  # no server could be reached or started
+            print(f"hypersearch-trainer: error: {exc}", file=sys.stderr)
+            return EXIT_INTERNAL
     stop_event = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
