@@ -3,8 +3,8 @@
 CPU time is user + system time of every thread of this process since it started (interpreter and
 torch import included; ``time.process_time``, nanosecond resolution) plus that of its waited-for
 children (``getrusage``). Not ``os.times``: in a process with torch's threads it took ~2 ms a
-call here, a measurable share of a small run. GPU time
-is wall time × GPUs in use, counted from the moment the model is placed on a GPU. A run resumed
+call here, a measurable share of a small run. GPU time is wall time × GPUs in use, counted from
+the moment the run's meter is made (after the model is placed on its device). A run resumed
 from a checkpoint continues the counters of the checkpoint (work done after the checkpoint by the
 process that died is lost from the count, as it is from the run).
 """

@@ -34,16 +34,13 @@ def available_cpus() -> int:
     return max(1, n)
 
 
-def env_base_cpu() -> str:
-    """CPU already spent for this run elsewhere: a fork server's start-up (see forkserver.py)."""
+def forked_base_cpu() -> float:
+    """CPU spent for this run before it began: a fork server's start-up and its client's
+    (see forkserver.py); 0 for a process of its own."""
     from hypersearch_trainer.forkserver import STARTUP_ENV
 
-    return os.environ.get(STARTUP_ENV, "0")
-
-
-def _float(text: str) -> float:
     try:
-        return max(0.0, float(text))
+        return max(0.0, float(os.environ.get(STARTUP_ENV, "0")))
     except ValueError:
         return 0.0
 
@@ -186,7 +183,7 @@ def _run(cfg: RunConfig, stop_event: threading.Event) -> int:
         source.num_windows,
         cfg.metrics_windows,
         {"trial": cfg.trial, "stage": cfg.stage, "model": hp.model},
-        ComputeMeter(gpus=1 if use_cuda else 0, base_cpu=_float(env_base_cpu())),
+        ComputeMeter(gpus=1 if use_cuda else 0, base_cpu=forked_base_cpu()),
     )
     ckpt = Checkpointer(cfg.checkpoint_dir, fingerprint)
     trainer = OnlineTrainer(
