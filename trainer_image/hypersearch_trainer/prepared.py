@@ -92,9 +92,6 @@ class Location:
     def join(self, *parts: str) -> str:
         return "/".join([self.path.rstrip("/"), *parts])
 
-    def url(self, *parts: str) -> str:
-        return "/".join([self.root.split("?")[0].rstrip("/"), *parts])
-
     def exists(self, path: str) -> bool:
         try:
             return bool(self.fs.get_file_info(path).type == pafs.FileType.File)
