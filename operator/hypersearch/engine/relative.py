@@ -79,14 +79,3 @@ def clip_outliers(values: np.ndarray, k: float = 10.0) -> np.ndarray:
     scale = max(1.4826 * mad, 1e-3 * abs(median), 1e-12)
     clipped: np.ndarray = np.clip(values, median - k * scale, median + k * scale)
     return clipped
-
-
-def naive_window_effect(values: np.ndarray) -> np.ndarray:
-    """The cohort median of whoever observed each window: the biased estimate peers use."""
-    out = np.full(values.shape[1], np.nan)
-    for w in range(values.shape[1]):
-        col = values[:, w]
-        col = col[~np.isnan(col)]
-        if col.size:
-            out[w] = float(np.median(col))
-    return out

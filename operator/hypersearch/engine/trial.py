@@ -16,10 +16,6 @@ class TrialState(StrEnum):
     COMPLETED = "Completed"
     FAILED = "Failed"
 
-    @property
-    def finished(self) -> bool:
-        return self is not TrialState.RUNNING
-
 
 @dataclass
 class Trial:

@@ -1,6 +1,6 @@
 """Predictors of a trial's final target, chosen by name (``spec.stage1.predictor.name``)."""
 
-from hypersearch.engine.predictors.base import Prediction, PredictionContext, Predictor
+from hypersearch.engine.predictors.base import PredictionContext, Predictor
 from hypersearch.engine.predictors.constant import ConstantPredictor
 from hypersearch.engine.predictors.stratified import StratifiedPredictor
 from hypersearch.engine.predictors.trajectory import TrajectoryPredictor
@@ -18,4 +18,4 @@ def make_predictor(name: str) -> Predictor:
         raise ValueError(f"unknown predictor {name!r}; known: {', '.join(PREDICTORS)}") from None
 
 
-__all__ = ["PREDICTORS", "Prediction", "PredictionContext", "Predictor", "make_predictor"]
+__all__ = ["PREDICTORS", "PredictionContext", "Predictor", "make_predictor"]

@@ -11,14 +11,6 @@ import numpy as np
 from hypersearch.engine.relative import AdditiveFit
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """Predicted target (sign-adjusted: lower is better) and its standard deviation."""
-
-    score: float
-    std: float
-
-
 @dataclass
 class PredictionContext:
     """Everything a predictor may look at, already restricted to the windows it may use.
