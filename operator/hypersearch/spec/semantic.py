@@ -14,6 +14,7 @@ from typing import Any
 from hypersearch.spec.errors import SpecError
 
 PARAM_REFERENCE = re.compile(r"\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+SEED_MIN, SEED_MAX = 0, 2**31 - 1  # every sampler, and the trainers' HS_SEED, take this range
 
 
 def _parameter_errors(params: list[dict[str, Any]]) -> list[SpecError]:
@@ -110,6 +111,47 @@ def _stopping_errors(spec: dict[str, Any], windows: int) -> list[SpecError]:
     return errors
 
 
+def _seed_errors(spec: dict[str, Any]) -> list[SpecError]:
+    seed = spec.get("seed", 0)
+    if isinstance(seed, int) and not SEED_MIN <= seed <= SEED_MAX:
+        return [
+            SpecError("spec.seed", f"{seed} is outside [{SEED_MIN}, {SEED_MAX}] (a 31-bit seed)")
+        ]
+    return []
+
+
+def _coverage_errors(spec: dict[str, Any], windows: int) -> list[SpecError]:
+    """Stage 2 must score every evaluation window: the winner is chosen on their mean.
+
+    A stage-2 run trains (and, by progressive validation, scores) windows ``[start, stop)``; the
+    evaluation windows are the last ``evaluationWindows`` of the stream, ``[T - Δ, T)``. A range
+    that starts after ``T - Δ`` or stops before ``T`` would pay full training and then have no
+    (or a truncated) target to compare the winners on.
+    """
+    delta = spec["objective"]["evaluationWindows"]
+    if delta > windows:
+        return []  # reported on spec.objective.evaluationWindows
+    first = windows - delta
+    data = spec["stage2"]["data"]
+    at = "spec.stage2.data"
+    start = data.get("start", 0)
+    stop = data.get("stop")
+    errors: list[SpecError] = []
+    target = f"the evaluation windows [{first}, {windows}) (the last {delta} of {windows})"
+    if first < start < windows:
+        errors.append(
+            SpecError(f"{at}.start", f"{start} is after {first}: stage 2 must score {target}")
+        )
+    if stop is not None and start < stop < windows:
+        errors.append(
+            SpecError(
+                f"{at}.stop",
+                f"{stop} ends before the stream's {windows} windows: stage 2 must score {target}",
+            )
+        )
+    return errors
+
+
 def _template_errors(spec: dict[str, Any]) -> list[SpecError]:
     errors: list[SpecError] = []
     at = "spec.trialTemplate"
@@ -168,6 +210,8 @@ def semantic_errors(document: dict[str, Any]) -> list[SpecError]:
         )
     errors += _data_errors(spec["stage1"]["data"], "spec.stage1.data", windows)
     errors += _data_errors(spec["stage2"]["data"], "spec.stage2.data", windows)
+    errors += _coverage_errors(spec, windows)
+    errors += _seed_errors(spec)
     errors += _stopping_errors(spec, windows)
     errors += _template_errors(spec)
     workload = spec["stage2"].get("workload") or {}

@@ -42,6 +42,19 @@ class Sampler(ABC):
         """
 
 
+SEED_MAX = 2**31 - 1  # spec.seed is in [0, SEED_MAX] (checked at validation)
+_SEED_SPACE = 2**32  # what numpy's and Optuna's generators accept: [0, 2**32 - 1]
+
+
+def draw_seed(seed: int, index: int) -> int:
+    """The seed of draw ``index`` of a search seeded with ``seed``, always in [0, 2**32).
+
+    Distinct for every index of one search. Equal to ``seed * 1_000_003 + index`` wherever that
+    fitted in 32 bits (seeds below 4295), so searches started before the wrap draw the same.
+    """
+    return (seed * 1_000_003 + index) % _SEED_SPACE
+
+
 def from_unit(p: Parameter, u: float) -> ParamValue:
     """Map ``u`` in [0, 1) to a value of ``p`` on its scale (and step, when given)."""
     u = min(max(u, 0.0), 1.0 - 1e-12)

@@ -14,7 +14,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from hypersearch.engine.samplers.base import History, Params, Sampler
+from hypersearch.engine.samplers.base import History, Params, Sampler, draw_seed
 from hypersearch.spec.model import Parameter
 
 
@@ -37,7 +37,7 @@ class TPESampler(Sampler):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         dists = {p.name: distribution(p) for p in self.parameters}
         sampler = optuna.samplers.TPESampler(
-            seed=self.seed * 1_000_003 + index, n_startup_trials=self.settings.startup_trials
+            seed=draw_seed(self.seed, index), n_startup_trials=self.settings.startup_trials
         )
         study = optuna.create_study(direction="minimize", sampler=sampler)
         for params, value in history:
