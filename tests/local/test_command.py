@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypersearch.local.command import TemplateError, build_command
 from hypersearch.local.devices import cuda_devices
+from hypersearch.local.process import TrialProcess
 from hypersearch.spec import parse
 
 from tests.local.conftest import fake_manifest
@@ -39,3 +44,56 @@ def test_visible_devices_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cuda_devices() == ["2", "3"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert cuda_devices() == []
+
+
+def _script(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\n{text}\n")
+    path.chmod(0o755)
+    return path
+
+
+def _exit_code(proc: TrialProcess, timeout: float = 30.0) -> int | None:
+    deadline = time.monotonic() + timeout
+    while (rc := proc.poll()) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return rc
+
+
+def _template_command(command: list[str], args: list[str]) -> Any:
+    doc = fake_manifest("cmd")
+    c = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
+    c["command"], c["args"] = command, args
+    return parse(doc)
+
+
+def test_a_bare_trainer_is_found_next_to_the_interpreter_without_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``venv/bin/hypersearch run`` with the venv not on PATH (pipx, a cache venv): the trial's
+    ``hypersearch-trainer`` is the one beside the running interpreter, and it starts."""
+    venv_bin = tmp_path / "venv" / "bin"
+    trainer = _script(venv_bin / "hypersearch-trainer", 'echo "trainer ran: $*"')
+    monkeypatch.setattr(sys, "executable", str(venv_bin / "python"))  # need not exist
+    elsewhere = _script(tmp_path / "other" / "hypersearch-trainer", "echo wrong one")
+    path = os.pathsep.join([str(elsewhere.parent), "/usr/bin", "/bin"])  # lacks the venv
+    cmd = build_command(_template_command(["hypersearch-trainer"], ["--x={{params.x}}"]), {"x": 1})
+    assert cmd.argv == [str(trainer), "--x=1"]
+    proc = TrialProcess(cmd.argv, {"PATH": path}, tmp_path / "log.txt", None)
+    assert _exit_code(proc) == 0
+    assert "trainer ran: --x=1" in (tmp_path / "log.txt").read_text()
+
+
+def test_a_bare_command_not_beside_the_interpreter_comes_from_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "venv" / "bin" / "python"))
+    tool = _script(tmp_path / "tools" / "my-trainer", 'echo "from PATH: $*"')
+    cmd = build_command(_template_command(["my-trainer"], ["a"]), {"x": 1})
+    assert cmd.argv == ["my-trainer", "a"]  # looked up on the trial's PATH when it starts
+    proc = TrialProcess(cmd.argv, {"PATH": str(tool.parent)}, tmp_path / "log.txt", None)
+    assert _exit_code(proc) == 0
+    assert "from PATH: a" in (tmp_path / "log.txt").read_text()
+    # An explicit path is never second-guessed.
+    cmd = build_command(_template_command([str(tool)], []), {"x": 1})
+    assert cmd.argv == [str(tool)]

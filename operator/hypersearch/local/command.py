@@ -17,6 +17,7 @@ from hypersearch.spec.semantic import PARAM_REFERENCE
 
 # Runs when a template has no command: the reference trainer, with this interpreter.
 DEFAULT_COMMAND = (sys.executable, "-m", "hypersearch_trainer")
+PYTHON_NAMES = ("python", "python3")
 
 
 class TemplateError(ValueError):
@@ -54,6 +55,25 @@ def _substitute(arg: str, params: dict[str, ParamValue]) -> str:
     return PARAM_REFERENCE.sub(value, arg)
 
 
+def resolve_executable(name: str) -> str:
+    """A bare command (no ``/``) from this installation first, else from ``PATH``.
+
+    The scripts of the environment running HyperSearch (``hypersearch-trainer``, ...) sit next
+    to its interpreter, in the venv's or pipx's ``bin/``, which need not be on ``PATH``: run as
+    ``~/.cache/hypersearch/venv/bin/hypersearch run``, every trial would otherwise fail with "No
+    such file or directory". The interpreter's path is not resolved, so a venv whose ``python``
+    links to the system one still finds its own scripts. A name found there is returned as a
+    path; any other is returned unchanged for the process start to look up on the trial's
+    ``PATH``.
+    """
+    if not name or "/" in name or not sys.executable:
+        return name
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.isfile(here) and os.access(here, os.X_OK):
+        return here
+    return name
+
+
 def build_command(spec: SearchSpec, params: dict[str, ParamValue]) -> LocalCommand:
     """argv, template env and working directory for one trial (env excludes the protocol)."""
     c = _container(spec)
@@ -61,9 +81,11 @@ def build_command(spec: SearchSpec, params: dict[str, ParamValue]) -> LocalComma
     args = [_substitute(str(x), params) for x in c.get("args") or []]
     if not command:
         command = list(DEFAULT_COMMAND)
-    elif command[0] in ("python", "python3"):
+    elif command[0] in PYTHON_NAMES:
         # The image's python is this machine's interpreter (the venv that has the trainer).
         command[0] = sys.executable
+    else:
+        command[0] = resolve_executable(command[0])
     env: dict[str, str] = {}
     for item in c.get("env") or []:
         name = item.get("name")
