@@ -8,10 +8,13 @@ come from the spec's ``metrics`` section, so a user's own trainer can use its ow
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import math
+import re
 from dataclasses import dataclass, field
 
 import aiohttp
+import yarl
 from prometheus_client.parser import text_string_to_metric_families
 
 from hypersearch.engine.observations import TrialReport, WindowStat
@@ -23,8 +26,39 @@ WINDOW_COUNT_NAME = "hypersearch_trainer_window_examples"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
+# Samples one scrape may carry (windows x strata x series): a larger body fails the trial
+# rather than the operator's memory or event loop.
+MAX_SAMPLES = 200_000
+# Error texts land in Trial reasons and Events: short, and never quoting the body.
+MAX_ERROR_CHARS = 300
+PLAIN_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+
+
 class ScrapeError(Exception):
-    """The endpoint could not be read or did not say what the spec requires."""
+    """The endpoint could not be read or did not say what the spec requires.
+
+    ``terminal``: the trainer broke the protocol (a body over the limits); retrying cannot help,
+    so the trial fails at once instead of after ``maxFailures`` scrapes.
+    """
+
+    def __init__(self, message: str, terminal: bool = False) -> None:
+        super().__init__(message[:MAX_ERROR_CHARS])
+        self.terminal = terminal
+
+
+def metrics_url(ip: str, port: int, path: str) -> str:
+    """``http://<pod IP>:<port><path>``, built from parts and checked, so that no spec or pod
+    can make the operator fetch another host (IPv6 addresses bracketed, no user-info)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError as e:
+        raise ScrapeError(f"pod IP {ip[:64]!r} is not an IP address") from e
+    if not PLAIN_PATH.match(path):
+        raise ScrapeError(f"metrics path {path[:64]!r} is not a plain absolute path")
+    url = yarl.URL.build(scheme="http", host=str(address), port=port, path=path)
+    if url.host != str(address) or url.user is not None or url.port != port:
+        raise ScrapeError(f"metrics URL for {ip} does not point at the pod")
+    return str(url)
 
 
 @dataclass
@@ -60,14 +94,21 @@ class _Samples:
         return self.values.get(name, [])
 
 
-def _samples(text: str) -> _Samples:
+def _samples(text: str, max_samples: int = MAX_SAMPLES) -> _Samples:
     out = _Samples()
+    seen = 0
     try:
         for family in text_string_to_metric_families(text):
             for s in family.samples:
+                seen += 1
+                if seen > max_samples:
+                    raise ScrapeError(
+                        f"the endpoint serves more than {max_samples:,} samples", terminal=True
+                    )
                 out.values.setdefault(s.name, []).append((dict(s.labels), float(s.value)))
-    except (ValueError, TypeError) as e:
-        raise ScrapeError(f"not Prometheus text format: {e}") from e
+    except (ValueError, TypeError, IndexError) as e:
+        # The parser's message quotes the offending line: never echo a body into status.
+        raise ScrapeError("the body is not Prometheus text format") from e
     return out
 
 
@@ -184,12 +225,14 @@ async def fetch_metrics(
                 async for chunk in resp.content.iter_chunked(65536):
                     body.extend(chunk)
                     if len(body) > max_bytes:
-                        raise ScrapeError(f"metrics body of {url} exceeds {max_bytes} bytes")
+                        raise ScrapeError(
+                            f"metrics body of {url} exceeds {max_bytes:,} bytes", terminal=True
+                        )
                 return body.decode("utf-8", errors="replace")
     except TimeoutError as e:
         raise ScrapeError(f"timed out after {timeout:g}s reading {url}") from e
     except aiohttp.ClientError as e:
-        raise ScrapeError(f"cannot read {url}: {e}") from e
+        raise ScrapeError(f"cannot read {url}: {type(e).__name__}") from e
 
 
 __all__ = [
@@ -197,5 +240,6 @@ __all__ = [
     "ScrapeError",
     "SumCountState",
     "fetch_metrics",
+    "metrics_url",
     "parse_report",
 ]

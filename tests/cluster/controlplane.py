@@ -140,6 +140,9 @@ class ControlPlane:
                 "--requestheader-group-headers=X-Remote-Group",
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 "--authorization-mode=RBAC",
+                # As OpenShift and hardened clusters do: setting blockOwnerDeletion needs
+                # update rights on the owner's finalizers (the operator's RBAC must say so).
+                "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={p.sa_pub}",
                 f"--service-account-signing-key-file={p.sa_key}",

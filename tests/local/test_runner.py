@@ -33,7 +33,7 @@ def test_search_runs_to_a_winner_with_stops(tmp_path: Path) -> None:
     assert results["phase"] == "Succeeded"
     best = min(results["trials"][:6], key=lambda t: abs(t["params"]["x"] - 0.3))
     assert results["promoted"] == [best["name"]]
-    assert results["winner"] == f"fake-ok-full-{best['id']:03d}"
+    assert results["winner"] == f"fake-ok-{best['id']:03d}-full"
     stopped = [t for t in results["trials"] if t["state"] == "Stopped"]
     assert stopped and all("stopped at" in t["reason"] for t in stopped)
     assert results["cost"]["examplesReduction"] > 1.5

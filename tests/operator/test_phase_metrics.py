@@ -42,7 +42,7 @@ def test_deleting_a_search_drops_all_its_series_and_no_others() -> None:
         metrics.STOPS.labels("ns-d", search).inc()
         metrics.FAILURES.labels("ns-d", search).inc()
         metrics.PREDICTED.labels("ns-d", search, f"{search}-000").set(0.5)
-        metrics.OBSERVED.labels("ns-d", search, f"{search}-full-000").set(0.4)
+        metrics.OBSERVED.labels("ns-d", search, f"{search}-000-full").set(0.4)
         metrics.export_cost(
             "ns-d",
             search,

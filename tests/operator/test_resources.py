@@ -55,7 +55,11 @@ def test_stage2_default_is_a_job_around_the_trial_template() -> None:
     _, start = first_start(doc)
     job = workload(parse(doc), search_object(doc), start)
     assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
-    assert job["spec"]["backoffLimit"] == 0
+    # A disrupted node does not fail a winner; its own non-zero exit does, at once.
+    policy = job["spec"]["podFailurePolicy"]["rules"]
+    assert {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]} in policy
+    assert any(r["action"] == "FailJob" and "onExitCodes" in r for r in policy)
+    assert job["spec"]["backoffLimit"] >= 1
     labels = job["spec"]["template"]["metadata"]["labels"]
     assert labels["hypersearch.dev/trial"] == start.name
 

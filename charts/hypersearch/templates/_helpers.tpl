@@ -71,22 +71,26 @@ app.kubernetes.io/part-of: hypersearch
 {{- define "hypersearch.rules" -}}
 - apiGroups: [hypersearch.dev]
   resources: [hypersearches]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
+# blockOwnerDeletion on children needs this where OwnerReferencesPermissionEnforcement is on.
+- apiGroups: [hypersearch.dev]
+  resources: [hypersearches/finalizers]
+  verbs: [update]
 - apiGroups: [hypersearch.dev]
   resources: [hypersearches/status, trials/status]
-  verbs: [get, patch]
+  verbs: [patch]
 - apiGroups: [hypersearch.dev]
   resources: [trials]
-  verbs: [get, list, watch, create, delete]
+  verbs: [get, list, create]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch, create, delete]
+  verbs: [get, list, create, delete]
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [get, list, watch, create, delete]
-- apiGroups: ["", events.k8s.io]
+  verbs: [get, list, create, delete]
+- apiGroups: [""]
   resources: [events]
-  verbs: [create, patch, list]
+  verbs: [create, list]
 {{- with .Values.rbac.extraRules }}
 {{ toYaml . }}
 {{- end }}

@@ -7,10 +7,14 @@ window is complete), optionally per stratum, plus its data position and training
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+# Distinct strata one search keeps (each costs two trials x windows matrices).
+MAX_STRATA = 64
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,12 @@ def report_problem(
     windows: int,
     previous_cpu: float | None = None,
     previous_gpu: float | None = None,
+    known_strata: Collection[str] = (),
 ) -> str | None:
     """Why a report is garbage (and the trial must fail), or None when it is sound.
+
+    ``known_strata`` are the strata the search has seen so far: each new one costs two
+    trials x windows matrices, so a search never holds more than :data:`MAX_STRATA`.
 
     ``previous_cpu``/``previous_gpu`` are the trainer's last counter readings, if any.
     """
@@ -87,7 +95,13 @@ def report_problem(
             return f"reported an invalid eval count ({stat.count!r}) for window {w}"
         for stratum, (value, count) in stat.strata.items():
             if not math.isfinite(value) or not math.isfinite(count) or count < 0:
-                return f"reported garbage for stratum {stratum!r} of window {w}"
+                return f"reported garbage for stratum {stratum[:64]!r} of window {w}"
+    new = {s for stat in report.windows.values() for s in stat.strata} - set(known_strata)
+    if len(known_strata) + len(new) > MAX_STRATA:
+        return (
+            f"reported {len(known_strata) + len(new)} distinct strata; a search keeps at most "
+            f"{MAX_STRATA}"
+        )
     return None
 
 

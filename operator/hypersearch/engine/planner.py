@@ -113,6 +113,7 @@ class Search:
                 self.spec.windows,
                 previous_cpu=trial.cpu_seconds if counted else None,
                 previous_gpu=trial.gpu_seconds if counted else None,
+                known_strata=self.table.strata.keys(),
             )
             if problem:
                 actions += self._fail(trial, f"reported garbage: {problem}", kill=True)
@@ -375,7 +376,9 @@ class Search:
             if source in started:
                 continue
             src = self.trials[source]
-            name = f"{self.spec.name}-full-{source:03d}"
+            # <search>-<id>-full: ends in a letter, so it never equals a stage-1 name
+            # (<search>-<digits>) of this search or of one named <search>-full.
+            name = f"{self.spec.name}-{source:03d}-full"
             trial = Trial(
                 len(self.trials), name, 2, dict(src.params), self.spec.stage2_data, source=source
             )

@@ -4,7 +4,8 @@ The blocking ``kubernetes`` client runs in its own pool of worker threads, as ma
 client's connection pool (asyncio's default executor has only CPUs + 4, which made writes to
 hundreds of Trials queue behind each other); responses are decoded straight
 from JSON (no model objects), which keeps a 500-pod list cheap. ``409 Conflict`` on create
-means the deterministic name already exists, i.e. an earlier run of the operator made it.
+means the deterministic name already exists: adopted only when the search owns it (an earlier
+run of the operator made it), never a stranger's object of the same name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +26,7 @@ from hypersearch.kube import names
 from hypersearch.kube.metrics import API_REQUESTS
 
 Obj = dict[str, Any]
+log = logging.getLogger("hypersearch.operator")
 
 # Kinds with a typed API; anything else goes through the custom-objects API.
 _CORE = {("v1", "Pod"): "pods"}
@@ -45,6 +48,19 @@ def load_client(kubeconfig: str | None = None, context: str | None = None) -> cl
         )
     conf.connection_pool_maxsize = API_THREADS
     return client.ApiClient(conf)
+
+
+class ForeignObject(Exception):
+    """An object with a child's name exists but is not the search's: never adopted."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"a {kind} named {name} already exists and does not belong to this search")
+
+
+def owned_by(obj: Obj, owner_uid: str) -> bool:
+    """Whether ``obj`` lists ``owner_uid`` among its owner references."""
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(isinstance(r, dict) and r.get("uid") == owner_uid for r in refs)
 
 
 def plural_of(kind: str) -> str:
@@ -82,63 +98,87 @@ class Kube:
 
     # ----------------------------------------------------------------- generic objects
 
-    async def create(self, namespace: str, body: Obj) -> Obj | None:
-        """Create ``body``; None when an object of that name already exists (409)."""
-        api_version, kind = body["apiVersion"], body["kind"]
+    def _verb(
+        self, verb: str, api_version: str, kind: str
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        """The client method for ``verb`` on a kind, with the leading arguments it needs."""
+        if (api_version, kind) in _CORE:
+            return getattr(self.core, f"{verb}_namespaced_pod"), ()
+        if (api_version, kind) in _BATCH:
+            return getattr(self.batch, f"{verb}_namespaced_job"), ()
+        group, version = split_api_version(api_version)
+        custom_verb = "get" if verb == "read" else verb
+        return getattr(self.custom, f"{custom_verb}_namespaced_custom_object"), (group, version)
+
+    async def get(self, namespace: str, api_version: str, kind: str, name: str) -> Obj | None:
+        """One object, None when it does not exist."""
+        fn, lead = self._verb("read", api_version, kind)
         try:
-            if (api_version, kind) in _CORE:
-                return dict(
-                    await self._call("create", self.core.create_namespaced_pod, namespace, body)
-                )
-            if (api_version, kind) in _BATCH:
-                return dict(
-                    await self._call("create", self.batch.create_namespaced_job, namespace, body)
-                )
-            group, version = split_api_version(api_version)
-            return dict(
-                await self._call(
-                    "create",
-                    self.custom.create_namespaced_custom_object,
-                    group,
-                    version,
-                    namespace,
-                    plural_of(kind),
-                    body,
-                )
-            )
+            if lead:
+                return dict(await self._call("get", fn, *lead, namespace, plural_of(kind), name))
+            return dict(await self._call("get", fn, name, namespace))
         except ApiException as e:
-            if e.status == 409:
+            if e.status == 404:
                 return None
             raise
 
-    async def delete(self, namespace: str, api_version: str, kind: str, name: str) -> bool:
-        """Delete (foreground for workloads so their pods go too); False when already gone."""
-        opts = client.V1DeleteOptions(propagation_policy="Background")
+    async def create(self, namespace: str, body: Obj, owner_uid: str | None = None) -> Obj | None:
+        """Create ``body``; None when it already exists and is ours (a repeated create after a
+        crash: names are deterministic). With ``owner_uid``, an existing object of that name
+        that the owner does not control raises :class:`ForeignObject` (it is never adopted)."""
+        api_version, kind = body["apiVersion"], body["kind"]
+        fn, lead = self._verb("create", api_version, kind)
         try:
-            if (api_version, kind) in _CORE:
-                await self._call(
-                    "delete", self.core.delete_namespaced_pod, name, namespace, body=opts
-                )
-            elif (api_version, kind) in _BATCH:
-                await self._call(
-                    "delete", self.batch.delete_namespaced_job, name, namespace, body=opts
-                )
+            if lead:
+                return dict(await self._call("create", fn, *lead, namespace, plural_of(kind), body))
+            return dict(await self._call("create", fn, namespace, body))
+        except ApiException as e:
+            if e.status != 409:
+                raise
+        if owner_uid is None:
+            return None
+        name = body["metadata"]["name"]
+        existing = await self.get(namespace, api_version, kind, name)
+        if existing is not None and not owned_by(existing, owner_uid):
+            raise ForeignObject(kind, name)
+        return None
+
+    async def delete(
+        self, namespace: str, api_version: str, kind: str, name: str, owner_uid: str
+    ) -> bool:
+        """Delete our object of that name; False when it is gone or not ours (then left alone).
+
+        The delete carries the object's UID as a precondition, so an object recreated under the
+        same name by someone else between the read and the delete is never touched."""
+        existing = await self.get(namespace, api_version, kind, name)
+        if existing is None:
+            return False
+        if not owned_by(existing, owner_uid):
+            log.warning("not deleting %s %s/%s: not this search's", kind, namespace, name)
+            return False
+        opts = client.V1DeleteOptions(
+            propagation_policy="Background",
+            preconditions=client.V1Preconditions(uid=existing["metadata"]["uid"]),
+        )
+        fn, lead = self._verb("delete", api_version, kind)
+        try:
+            if lead:
+                await self._call("delete", fn, *lead, namespace, plural_of(kind), name, body=opts)
             else:
-                group, version = split_api_version(api_version)
-                await self._call(
-                    "delete",
-                    self.custom.delete_namespaced_custom_object,
-                    group,
-                    version,
-                    namespace,
-                    plural_of(kind),
-                    name,
-                    body=opts,
-                )
+                await self._call("delete", fn, name, namespace, body=opts)
             return True
         except ApiException as e:
-            if e.status == 404:
+            if e.status in (404, 409):  # gone, or replaced since the read (UID precondition)
                 return False
+            raise
+
+    async def get_namespace(self, name: str) -> Obj | None:
+        """The Namespace object (its annotations carry the administrator's allow-lists)."""
+        try:
+            return dict(await self._call("get", self.core.read_namespace, name))
+        except ApiException as e:
+            if e.status in (403, 404):
+                return None
             raise
 
     async def events_about(self, namespace: str, uid: str) -> list[Obj]:
@@ -152,25 +192,9 @@ class Kube:
         return list(raw.get("items") or [])
 
     async def list(self, namespace: str, api_version: str, kind: str, selector: str) -> list[Obj]:
-        if (api_version, kind) in _CORE:
-            raw = await self._call(
-                "list", self.core.list_namespaced_pod, namespace, label_selector=selector
-            )
-        elif (api_version, kind) in _BATCH:
-            raw = await self._call(
-                "list", self.batch.list_namespaced_job, namespace, label_selector=selector
-            )
-        else:
-            group, version = split_api_version(api_version)
-            raw = await self._call(
-                "list",
-                self.custom.list_namespaced_custom_object,
-                group,
-                version,
-                namespace,
-                plural_of(kind),
-                label_selector=selector,
-            )
+        fn, lead = self._verb("list", api_version, kind)
+        args = (*lead, namespace, plural_of(kind)) if lead else (namespace,)
+        raw = await self._call("list", fn, *args, label_selector=selector)
         return list(raw.get("items") or [])
 
     # ----------------------------------------------------------------- our resources
@@ -213,4 +237,12 @@ class Kube:
             raise
 
 
-__all__ = ["Kube", "Obj", "load_client", "plural_of", "split_api_version"]
+__all__ = [
+    "ForeignObject",
+    "Kube",
+    "Obj",
+    "load_client",
+    "owned_by",
+    "plural_of",
+    "split_api_version",
+]

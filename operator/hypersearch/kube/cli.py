@@ -51,6 +51,20 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         default=90.0,
         help="seconds a running trial's metrics endpoint may stay silent (90)",
     )
+    p.add_argument(
+        "--workload-kind",
+        action="append",
+        default=[],
+        metavar="GROUP/VERSION/KIND",
+        help="a stage-2 workload kind searches may use besides batch/v1/Job (repeatable, e.g. "
+        "kubeflow.org/v1/PyTorchJob); keep it equal to the admission policy's list",
+    )
+    p.add_argument(
+        "--manage-own-namespace",
+        action="store_true",
+        help="also run searches in the operator's own namespace ($POD_NAMESPACE); off by "
+        "default, since pods there could act with the operator's ServiceAccount",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="debug logging")
 
 
@@ -82,7 +96,12 @@ def run_operator(args: argparse.Namespace) -> int:
         os.environ["KUBECONFIG"] = args.kubeconfig  # Kopf's own login reads it
     api = load_client(args.kubeconfig or os.environ.get("KUBECONFIG"), args.context)
     handlers.RUNTIME.kube = Kube(api)
-    handlers.RUNTIME.options = Options(startup_grace=args.startup_grace)
+    own = os.environ.get("POD_NAMESPACE")
+    handlers.RUNTIME.options = Options(
+        startup_grace=args.startup_grace,
+        workload_kinds=frozenset(["batch/v1/Job", *args.workload_kind]),
+        refused_namespace=None if args.manage_own_namespace else own,
+    )
     handlers.RUNTIME.namespaced = bool(args.namespace)
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_host)

@@ -33,7 +33,7 @@ from hypersearch.engine import (
 from hypersearch.engine.actions import Action
 from hypersearch.engine.planner import trial_env
 from hypersearch.kube import metrics, names, trail
-from hypersearch.kube.api import Kube
+from hypersearch.kube.api import ForeignObject, Kube, owned_by
 from hypersearch.kube.conditions import set_condition
 from hypersearch.kube.resources import (
     TemplateError,
@@ -49,9 +49,21 @@ from hypersearch.kube.state import (
     trial_status,
 )
 from hypersearch.kube.usage import PodUse, resource_seconds, trial_compute, update
-from hypersearch.scrape import ScrapeError, SumCountState, fetch_metrics, parse_report
+from hypersearch.scrape import (
+    ScrapeError,
+    SumCountState,
+    fetch_metrics,
+    metrics_url,
+    parse_report,
+)
 from hypersearch.spec import SpecInvalid, check, parse
 from hypersearch.spec.model import SearchSpec
+from hypersearch.spec.safety import (
+    DEFAULT_WORKLOAD_KINDS,
+    Admission,
+    object_errors,
+    safety_errors,
+)
 
 Obj = dict[str, Any]
 log = logging.getLogger("hypersearch.operator")
@@ -70,6 +82,11 @@ class Options:
     max_pod_recreations: int = 3  # pods deleted by someone else are recreated this often
     scrape_concurrency: int = 64
     progress_persist_seconds: float = 30.0  # position-only changes are written this often
+    # Stage-2 kinds the administrator allows (``group/version/Kind``), as in the admission policy.
+    workload_kinds: frozenset[str] = frozenset(DEFAULT_WORKLOAD_KINDS)
+    # The operator's own namespace: searches there are refused (its pods could run as the
+    # operator's ServiceAccount, whose token manages every watched namespace).
+    refused_namespace: str | None = None
 
 
 @dataclass
@@ -105,6 +122,13 @@ def pod_failure(pod: Obj) -> str:
     return f"pod failed: {status.get('reason') or ''} {status.get('message') or ''}".strip()
 
 
+def _trial_id(resource: Obj) -> int:
+    try:
+        return int((resource.get("spec") or {})["id"])
+    except (KeyError, TypeError, ValueError):
+        return -1
+
+
 def condition_true(obj: Obj, type_: str) -> Obj | None:
     for c in (obj.get("status") or {}).get("conditions") or []:
         if c.get("type") == type_ and c.get("status") == "True":
@@ -125,15 +149,18 @@ class SearchController:
         self.kube = kube
         self.body = plain(body)
         self.name: str = self.body["metadata"]["name"]
+        self.uid: str = self.body["metadata"].get("uid") or ""
         self.namespace: str = self.body["metadata"]["namespace"]
         self.generation: int | None = self.body["metadata"].get("generation")
         self.status: Obj = dict(self.body.get("status") or {})
         self.events = events
         self.options = options or Options()
         self.spec: SearchSpec | None = None
+        self.admission = Admission(workload_kinds=self.options.workload_kinds)
         self.search: Search | None = None
         self.live: dict[int, _Live] = {}
         self.recreated: dict[int, int] = {}
+        self.foreign: set[int] = set()  # trials whose Trial name a stranger's object holds
         self._written: dict[int, tuple[str, str, float]] = {}  # material key, full json, time
         self._status_json = ""
         self.stop_latencies: list[float] = []
@@ -172,11 +199,27 @@ class SearchController:
         except SpecInvalid as e:
             await self._invalid("; ".join(str(x) for x in e.errors))
             return False
+        if self.namespace == self.options.refused_namespace:
+            await self._invalid(
+                f"metadata.namespace: {self.namespace} is the operator's own namespace, which it "
+                "does not manage; create the search in a namespace of its own"
+            )
+            return False
+        namespace = await self.kube.get_namespace(self.namespace)
+        self.admission = Admission.for_namespace(namespace, self.options.workload_kinds)
+        unsafe = safety_errors(self.spec, self.admission)
+        if unsafe:
+            await self._invalid("; ".join(str(e) for e in sorted(unsafe)))
+            return False
         if accepted is not None and spec_digest(current) != spec_digest(accepted):
             await self._reject_edit()
-        resources = await self.kube.list(
+        listed = await self.kube.list(
             self.namespace, names.API_VERSION, names.TRIAL_KIND, names.search_selector(self.name)
         )
+        # Only this search's own Trials: not a deleted namesake's, nor a forged one (whose id
+        # could make the engine allocate that many records).
+        most = self.spec.trials + self.spec.top_k
+        resources = [r for r in listed if owned_by(r, self.uid) and _trial_id(r) in range(most)]
         self.search = restore(self.spec, self.status, resources)
         self.pods = pod_ledgers(resources)
         stored = {int(r["spec"]["id"]) for r in resources if (r.get("status") or {}).get("record")}
@@ -296,20 +339,26 @@ class SearchController:
         if self.search.phase != "Running":
             await self.persist()
             return
-        pods = await self.kube.list(self.namespace, "v1", "Pod", names.search_selector(self.name))
-        by_trial: dict[str, list[Obj]] = {}
-        for p in pods:
-            trial_label = ((p.get("metadata") or {}).get("labels") or {}).get(names.LABEL_TRIAL)
-            if trial_label:
-                by_trial.setdefault(trial_label, []).append(p)
-        self.account(by_trial)
         workloads: dict[str, Obj] = {}
         if self.search.stage == 2:
             w = self.spec.workload
             for obj in await self.kube.list(
                 self.namespace, w.api_version, w.kind, names.search_selector(self.name)
             ):
-                workloads[obj["metadata"]["name"]] = obj
+                if owned_by(obj, self.uid):
+                    workloads[obj["metadata"]["name"]] = obj
+        # Pods this search or its workloads own: a stranger's pod carrying our labels is never
+        # scraped, counted or deleted.
+        owners = {self.uid} | {w["metadata"].get("uid") for w in workloads.values()}
+        pods = await self.kube.list(self.namespace, "v1", "Pod", names.search_selector(self.name))
+        by_trial: dict[str, list[Obj]] = {}
+        for p in pods:
+            if not any(owned_by(p, uid) for uid in owners if uid):
+                continue
+            trial_label = ((p.get("metadata") or {}).get("labels") or {}).get(names.LABEL_TRIAL)
+            if trial_label:
+                by_trial.setdefault(trial_label, []).append(p)
+        self.account(by_trial)
         targets = await self.reconcile(by_trial, workloads)
         await self.scrape(session, targets)
         self.check_health()
@@ -390,7 +439,11 @@ class SearchController:
             if live.running_since is None:
                 live.running_since = now
             if not live.done or trial.stage == 2:
-                targets[trial.id] = f"http://{ip}:{m.port}{m.path}"
+                try:
+                    targets[trial.id] = metrics_url(ip, m.port, m.path)
+                except ScrapeError as e:
+                    live.failures += 1
+                    live.last_error = str(e)
         return targets
 
     async def _failed(self, trial_id: int, why: str) -> None:
@@ -428,7 +481,25 @@ class SearchController:
             body = trial_pod(self.spec, self.body, start)
         else:
             body = workload(self.spec, self.body, start)
-        await self.kube.create(self.namespace, body)
+        await self._create_or_fail(trial_id, body)
+
+    async def _create_or_fail(self, trial_id: int, body: Obj) -> Obj | bool | None:
+        """Create a child after the admission rules are checked again on the final object;
+        False (and the trial failed, with one Event) when a rule or a stranger's object of the
+        same name stands in the way."""
+        assert self.search is not None
+        problems = object_errors(body, self.admission)
+        try:
+            if problems:
+                raise TemplateError("; ".join(str(e) for e in sorted(problems)))
+            return await self.kube.create(self.namespace, body, self.uid)
+        except (ForeignObject, TemplateError) as e:
+            name = self.search.trials[trial_id].name
+            why = f"{trail.COULD_NOT_START}: {e}"
+            self.events(*trail.failed(name, why))
+            metrics.FAILURES.labels(self.namespace, self.name).inc()
+            await self.apply(self.search.finished(trial_id, False, why))
+            return False
 
     # ----------------------------------------------------------------- scraping
 
@@ -445,11 +516,22 @@ class SearchController:
                 try:
                     text = await fetch_metrics(session, url, m.timeout_seconds)
                     live.answered = True
-                    report = parse_report(text, m, self.spec.metric, live.sumcount)  # type: ignore[union-attr]
+                    # Parsing a large body takes CPU: off the event loop (Kopf, other searches).
+                    report = await asyncio.to_thread(
+                        parse_report,
+                        text,
+                        m,
+                        self.spec.metric,  # type: ignore[union-attr]
+                        live.sumcount,
+                    )
                 except ScrapeError as e:
                     live.failures += 1
                     live.last_error = str(e)
                     metrics.SCRAPES.labels("error").inc()
+                    if e.terminal and not live.done:
+                        why = f"metrics endpoint broke the protocol: {e}"
+                        self._pending_failures.append((tid, why))
+                        live.done = True  # queued once
                     return tid, None
                 finally:
                     metrics.SCRAPE_SECONDS.observe(time.monotonic() - t0)
@@ -488,7 +570,7 @@ class SearchController:
             if trial.stage == 1 and trial.state is TrialState.RUNNING:
                 # It lingers only to be scraped: account it now and let its pod go.
                 await self.apply(self.search.finished(tid, True))
-                await self.kube.delete(self.namespace, "v1", "Pod", trial.name)
+                await self.kube.delete(self.namespace, "v1", "Pod", trial.name, self.uid)
 
     def check_health(self) -> None:
         """Mark trials whose endpoint keeps failing; their pods are deleted by ``apply``."""
@@ -546,10 +628,26 @@ class SearchController:
             if isinstance(a, Finish):
                 await self._finish(a)
 
+    async def _create_record(self, trial_id: int, body: Obj) -> bool:
+        """Create a Trial resource; False (trial failed, nothing written to the stranger's
+        object) when a Trial of that name exists and is not this search's."""
+        assert self.search is not None
+        try:
+            await self.kube.create(self.namespace, body, self.uid)
+            return True
+        except ForeignObject as e:
+            self.foreign.add(trial_id)
+            why = f"{trail.COULD_NOT_START}: {e}"
+            self.events(*trail.failed(self.search.trials[trial_id].name, why))
+            metrics.FAILURES.labels(self.namespace, self.name).inc()
+            await self.apply(self.search.finished(trial_id, False, why))
+            return False
+
     async def _start(self, a: StartTrial) -> None:
         assert self.search is not None and self.spec is not None
         trial = self.search.trials[a.trial]
-        await self.kube.create(self.namespace, trial_resource(self.body, a, trial.source))
+        if not await self._create_record(a.trial, trial_resource(self.body, a, trial.source)):
+            return
         await self.persist_trial(a.trial, force=True)
         try:
             body = (
@@ -562,7 +660,9 @@ class SearchController:
             self.events(*trail.failed(a.name, why))
             await self.apply(self.search.finished(a.trial, False, why))
             return
-        created = await self.kube.create(self.namespace, body)
+        created = await self._create_or_fail(a.trial, body)
+        if created is False:
+            return
         if a.stage == 2:
             self.events(*trail.promoted(a.name, self.search.trials[trial.source or 0].name))
         elif created is not None:
@@ -571,7 +671,8 @@ class SearchController:
     async def _reuse(self, a: ReuseRun) -> None:
         """Record a stage-2 trial whose stage-1 run already was the full run: no workload."""
         body = trial_resource(self.body, self._start_action(a.trial), a.source)
-        await self.kube.create(self.namespace, body)
+        if not await self._create_record(a.trial, body):
+            return
         await self.persist_trial(a.trial, force=True)
         self.events(*trail.reused(a.name, a.reason))
 
@@ -579,10 +680,10 @@ class SearchController:
         assert self.search is not None and self.spec is not None
         trial = self.search.trials[tid]
         if trial.stage == 1:
-            await self.kube.delete(self.namespace, "v1", "Pod", trial.name)
+            await self.kube.delete(self.namespace, "v1", "Pod", trial.name, self.uid)
         else:
             w = self.spec.workload
-            await self.kube.delete(self.namespace, w.api_version, w.kind, trial.name)
+            await self.kube.delete(self.namespace, w.api_version, w.kind, trial.name, self.uid)
 
     async def _stop(self, a: StopTrial, seen: float | None) -> None:
         await self.persist_trial(a.trial, force=True)
@@ -627,6 +728,8 @@ class SearchController:
         """Write a trial's record when it changed (progress-only changes are throttled unless
         ``flush``: the last writes of a search leave every record as the engine has it)."""
         assert self.search is not None
+        if tid in self.foreign:
+            return  # its name belongs to someone else's Trial: nothing of ours to write
         trial = self.search.trials[tid]
         status = trial_status(trial, self.pods.get(tid))
         full = json.dumps(status, sort_keys=True)
@@ -644,7 +747,13 @@ class SearchController:
             # Deleted by hand: put the record back so the search stays resumable.
             self.events("Warning", "Recreated", f"Trial {trial.name} was deleted; recreating it")
             start = self._start_action(trial.id)
-            await self.kube.create(self.namespace, trial_resource(self.body, start, trial.source))
+            body = trial_resource(self.body, start, trial.source)
+            try:
+                await self.kube.create(self.namespace, body, self.uid)
+            except ForeignObject as e:
+                log.warning("%s/%s: %s", self.namespace, self.name, e)
+                self.foreign.add(tid)
+                return
             await self.kube.patch_status(self.namespace, names.TRIAL_PLURAL, trial.name, status)
         self._written[tid] = (material, full, now)
         if trial.predicted is not None:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from hypersearch.engine import StartTrial
 from hypersearch.kube import names
 from hypersearch.spec.model import ParamValue, SearchSpec
+from hypersearch.spec.safety import pod_templates
 from hypersearch.spec.semantic import PARAM_REFERENCE
 
 Obj = dict[str, Any]
 # Seconds a finished trainer keeps serving metrics, so its last windows are scraped.
 LINGER_FACTOR = 3
+# Retries of a full-training pod that failed for reasons other than its own exit code.
+JOB_BACKOFF_LIMIT = 3
 
 
 class TemplateError(ValueError):
@@ -139,22 +141,6 @@ def pod_template(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
     return template
 
 
-def pod_templates(value: Any) -> Iterator[Obj]:
-    """Every PodTemplateSpec (``{metadata, spec: {containers: [...]}}``) inside a workload's
-    spec: a Job's ``template``, each of a PyTorchJob's ``pytorchReplicaSpecs.*.template``..."""
-    if isinstance(value, dict):
-        inner = value.get("spec")
-        containers = inner.get("containers") if isinstance(inner, dict) else None
-        if isinstance(containers, list) and containers and isinstance(containers[0], dict):
-            yield value
-            return
-        for v in value.values():
-            yield from pod_templates(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from pod_templates(v)
-
-
 def trial_pod(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
     """A stage-1 trial Pod named after its trial."""
     template = pod_template(spec, search, start)
@@ -192,10 +178,23 @@ def workload(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
             "apiVersion": "batch/v1",
             "kind": "Job",
             "metadata": meta,
-            "spec": {"backoffLimit": 0, "template": template},
+            "spec": {
+                # A node lost under a winner (hours of training) must not fail it: pods the
+                # cluster disrupted are retried without counting; the trainer's own non-zero
+                # exit fails the Job at once; other pod failures (e.g. an eviction for memory)
+                # get a few retries, which resume from the trainer's checkpoint.
+                "backoffLimit": JOB_BACKOFF_LIMIT,
+                "podFailurePolicy": {
+                    "rules": [
+                        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                        {"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [0]}},
+                    ]
+                },
+                "template": template,
+            },
         }
     body = _substitute_all(copy.deepcopy(w.template or {}), start.params)
-    found = list(pod_templates(body))
+    found = [t for _, t in pod_templates(body, "spec")]
     if (w.api_version, w.kind) == ("batch/v1", "Job") and not found:
         # A Job template without containers runs the trial template's, keeping its own pod
         # settings (node selector, tolerations...).
@@ -224,7 +223,6 @@ __all__ = [
     "owner_reference",
     "params_text",
     "pod_template",
-    "pod_templates",
     "substitute",
     "trial_pod",
     "trial_resource",

@@ -42,7 +42,13 @@ from hypersearch.local.state import (
     write_json_atomic,
 )
 from hypersearch.report import write_results
-from hypersearch.scrape import ScrapeError, SumCountState, fetch_metrics, parse_report
+from hypersearch.scrape import (
+    ScrapeError,
+    SumCountState,
+    fetch_metrics,
+    metrics_url,
+    parse_report,
+)
 from hypersearch.spec.model import SearchSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -211,12 +217,11 @@ class LocalRunner:
                 if name not in command.env:
                     env[name] = str(self.threads)
         proc = TrialProcess(command.argv, env, tdir / "log.txt", command.cwd)
-        path = self.spec.metrics.path
         measured = trial.compute_source == "rusage"
         self.live[trial_id] = _Live(
             trial_id,
             proc,
-            f"http://127.0.0.1:{port}{path}",
+            metrics_url("127.0.0.1", port, self.spec.metrics.path),
             device,
             cpu_base=(trial.cpu_seconds or 0.0) if measured else 0.0,
             gpu_base=(trial.gpu_seconds or 0.0) if measured else 0.0,
@@ -291,6 +296,9 @@ class LocalRunner:
             text = await fetch_metrics(session, lv.url, m.timeout_seconds)
             report = parse_report(text, m, self.spec.metric, lv.sumcount)
         except ScrapeError as e:
+            if e.terminal and lv.trial in self.live:
+                self._fail(lv, f"metrics endpoint broke the protocol: {e}")
+                return
             lv.failures += 1
             lv.last_error = str(e)
             return

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from hypersearch.spec.errors import SpecError, SpecInvalid
+from hypersearch.spec.limits import limit_errors
 from hypersearch.spec.model import DataRange, Parameter, SearchSpec, from_document
 from hypersearch.spec.schema import API_VERSION, KIND, apply_defaults, schema_errors
 from hypersearch.spec.semantic import semantic_errors
@@ -35,7 +36,7 @@ def check(document: Any) -> tuple[dict[str, Any], list[SpecError]]:
     if errors:
         return document, errors
     defaulted = apply_defaults(document)
-    return defaulted, semantic_errors(defaulted)
+    return defaulted, semantic_errors(defaulted) + limit_errors(defaulted)
 
 
 def parse(document: Any, source: str = "") -> SearchSpec:
