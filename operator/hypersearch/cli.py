@@ -46,6 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hypersearch.local import LocalRunner, RunOptions
     from hypersearch.local.command import TemplateError
     from hypersearch.local.runner import RunError
+    from hypersearch.local.state import StateFileError
     from hypersearch.spec import load_file
 
     try:
@@ -66,7 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         runner = LocalRunner(spec, options, manifest=args.file)
         code = runner.run()
-    except (RunError, TemplateError) as e:
+    except (RunError, StateFileError, TemplateError) as e:
         print(f"hypersearch run: {e}", file=sys.stderr)
         return EXIT_INVALID
     if code == 130:
