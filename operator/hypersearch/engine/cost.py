@@ -14,6 +14,7 @@ Until one has reported, the compute reduction is not known (None), and displays 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ import numpy as np
 
 from hypersearch.engine.trial import Trial, TrialState
 
+NON_FINITE_REASON = (
+    "beyond the floating-point range (the trials' reported compute or examples add up to more "
+    "than about 1.8e308): written as null"
+)
 CPU_UNIT = "CPU-seconds"
 GPU_UNIT = "GPU-seconds"
 REUSED = "reused"
@@ -69,7 +74,9 @@ class Cost:
     def examples_reduction(self) -> float | None:
         full = self.full_search_examples
         total = self.total_examples
-        return None if full is None or total <= 0 else full / total
+        if full is None or total <= 0 or not (math.isfinite(full) and math.isfinite(total)):
+            return None
+        return _finite_or_none(full / total)
 
     # ----------------------------------------------------------------- compute
 
@@ -121,6 +128,9 @@ class Cost:
                 f"not known: {self.unknown} trial(s) trained without reporting compute "
                 "(no trainer counters and no measurement)"
             )
+        figures = (self.total_compute, self.full_run_compute, self.full_search_compute)
+        if any(x is not None and not math.isfinite(x) for x in figures):
+            return "not known: the compute figures are " + NON_FINITE_REASON.split(":")[0]
         if not self.sources or self.total_compute <= 0:
             return "not known until trials report compute"
         if not self.full_run_compute:
@@ -133,14 +143,17 @@ class Cost:
         full = self.full_search_compute
         if self.note is not None or full is None:
             return None
-        return full / self.total_compute
+        return _finite_or_none(full / self.total_compute)
 
     def to_dict(self) -> dict[str, object]:
+        """The cost as JSON-ready data (status, ``results.json``). Every number is finite: a
+        figure that is not is written as null, named in ``nonFinite`` with the reason."""
+
         def r(value: float | None, digits: int = 3) -> float | None:
             return None if value is None else round(value, digits)
 
         full = self.full_run
-        return {
+        out: dict[str, object] = {
             "reduction": r(self.reduction, 2),
             "computeUnit": self.unit,
             "computeNote": self.note,
@@ -165,6 +178,15 @@ class Cost:
             "fullRunExamples": full.examples,
             "fullSearchExamples": self.full_search_examples,
         }
+        bad = sorted(k for k, v in out.items() if isinstance(v, float) and not math.isfinite(v))
+        if bad:
+            out.update(dict.fromkeys(bad))
+            out["nonFinite"] = {"fields": bad, "reason": NON_FINITE_REASON}
+        return out
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _full_data(t: Trial, windows: int) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hypersearch.report.costtext import basis, compute_total, factor, normalized, sources_text
-from hypersearch.report.files import write_json_atomic
+from hypersearch.report.files import finite_document, write_json_atomic
 from hypersearch.report.plots import PLOTS
 
 RESULTS_FILE = "results.json"
@@ -16,8 +16,9 @@ REPORT_FILE = "report.html"
 
 
 def write_results(directory: Path, results: dict[str, Any]) -> Path:
-    """Save the results document and render the report next to it; returns the report path."""
-    write_json_atomic(directory / RESULTS_FILE, results)
+    """Save the results document (strict JSON: a non-finite number is null, listed in
+    ``nonFinite``) and render the report next to it; returns the report path."""
+    write_json_atomic(directory / RESULTS_FILE, finite_document(results))
     return render_report(directory)
 
 

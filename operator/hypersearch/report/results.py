@@ -11,6 +11,7 @@ from dataclasses import astuple
 from typing import Any
 
 from hypersearch.engine import Search
+from hypersearch.report.files import finite_document
 
 RESULTS_VERSION = 1
 
@@ -23,7 +24,8 @@ def build_results(
     manifest: str = "",
 ) -> dict[str, Any]:
     """Every trial with parameters, trajectory, stop reason, prediction, compute; stage 2; cost
-    (compute first, examples beside it)."""
+    (compute first, examples beside it). Numbers are finite: any that is not is null, and its
+    path is listed in ``nonFinite`` with the reason."""
     spec = search.spec
     trials = []
     for t in search.trials:
@@ -72,7 +74,7 @@ def build_results(
         for t in search.trials
         if t.stage == 2
     ]
-    return {
+    document = {
         "version": RESULTS_VERSION,
         "search": spec.name,
         "manifest": manifest,
@@ -93,3 +95,4 @@ def build_results(
         "stage2": stage2,
         "events": [list(astuple(e)) for e in events],
     }
+    return finite_document(document)
