@@ -170,13 +170,27 @@ def test_sampled_configs_are_reproducible_for_every_sampler() -> None:
         assert [t.params for t in a.trials] == [t.params for t in b.trials], sampler
 
 
-def test_performance_with_trajectory_finds_the_true_best_more_often_at_the_same_budget() -> None:
-    """On streams whose best configs learn slowly, predicting beats ranking the raw prefix."""
-    methods = [("performance", "trajectory"), ("asha", "constant"), ("median", "constant")]
+def test_stopping_keeps_the_best_for_much_less_and_trajectory_does_no_harm() -> None:
+    """On a world no predictor models (``synthetic.py``: its own learning pace per config, drift
+    felt unequally, correlated noise), every stopping rule keeps the true best among the promoted
+    nearly as often as running every trial to the end, for about half the examples; and the
+    trajectory predictor, bounded and shrunk, is no worse than the constant one.
+
+    It is no better either: on this world (and on flights-3m, docs/benchmarks.md) trajectory
+    extrapolation has nothing to gain over the constant predictor. The earlier version of this
+    test showed it winning on curves drawn from the trajectory predictor's own model."""
+    methods = [
+        ("performance", "trajectory"),
+        ("performance", "constant"),
+        ("asha", "constant"),
+        ("median", "constant"),
+        ("none", "constant"),
+    ]
+    seeds = 40
     hits = dict.fromkeys(methods, 0)
     overlap = dict.fromkeys(methods, 0)
     cost = {m: 0.0 for m in methods}
-    for seed in range(30):
+    for seed in range(seeds):
         world = make_world(N, T, seed=seed)
         truth = world.truth(range(T - 7, T))
         top3 = set(np.argsort(truth)[:3].tolist())
@@ -188,11 +202,17 @@ def test_performance_with_trajectory_finds_the_true_best_more_often_at_the_same_
             hits[(rule, predictor)] += int(np.argmin(truth)) in promoted
             overlap[(rule, predictor)] += len(promoted & top3)
             cost[(rule, predictor)] += result.search.cost().total_examples
-    ours = ("performance", "trajectory")
-    for peer in methods[1:]:
-        assert cost[ours] <= 1.05 * cost[peer], (cost, peer)
-        assert hits[ours] > hits[peer], (hits, peer)
-        assert overlap[ours] >= overlap[peer], (overlap, peer)
+    everything = ("none", "constant")
+    # Promoting 3 of 27 at random would keep the best in about 4 of 40 worlds.
+    assert hits[everything] >= 0.8 * seeds, hits
+    for method in methods[:-1]:
+        assert hits[method] >= hits[everything] - 0.15 * seeds, (hits, method)
+        assert overlap[method] >= overlap[everything] - 0.4 * seeds, (overlap, method)
+        assert cost[method] <= 0.65 * cost[everything], (cost, method)
+    ours, constant = ("performance", "trajectory"), ("performance", "constant")
+    assert hits[ours] >= hits[constant] - 0.05 * seeds, hits
+    assert overlap[ours] >= overlap[constant] - 0.1 * seeds, overlap
+    assert cost[ours] <= 1.05 * cost[constant], cost
 
 
 def test_confidence_makes_fewer_and_surer_stops() -> None:

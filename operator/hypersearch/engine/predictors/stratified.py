@@ -2,7 +2,15 @@
 
 When the mix of strata (country, platform, the label under negative sampling) shifts over time, a
 trial that is good on a stratum that grows will do better at the target than its overall recent
-gap suggests. The target mix comes from cheap eval counts, not from training.
+gap suggests.
+
+Where the mix comes from: the executors supply, per trial and window, the examples each stratum
+had in the windows that trial scored (the trainer's ``window_examples{window,stratum}``), and
+nothing else. So the target window's mix is known once some trial has scored the target windows
+(a whole-horizon stage 1, or the survivors of prefix stopping when the final ranking is made),
+and is then applied to every trial, including those stopped earlier. Before that (decisions at a
+rung only see the windows before it) the latest window anyone scored stands in: it is not a
+forecast of the shift. No counts of unscored windows are read.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from hypersearch.engine.relative import fit_additive
 
 
 def target_mix(ctx: PredictionContext) -> dict[str, float]:
-    """Strata weights of the target window, or of the latest window anyone has counts for."""
+    """Strata weights of the target windows as scored by the trials that reached them, or of the
+    latest window anyone has counts for when none has."""
     totals = {s: c.sum(axis=0) for s, c in ctx.strata_counts.items()}
     if not totals:
         return {}
