@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -60,9 +63,61 @@ def test_short_manifest_gets_sensible_defaults() -> None:
     assert spec.metrics.objective_name == "hypersearch_trainer_window_metric"
 
 
-def test_schema_is_the_crd_file_in_manifests() -> None:
-    on_disk = yaml.safe_load((ROOT / "manifests/crds/hypersearch.yaml").read_text())
-    assert crd() == on_disk
+def built_package(tmp_path: Path) -> Path:
+    """The ``hypersearch`` package as ``pip install .`` (and the operator image) lays it out.
+
+    In the checkout the packaged ``spec/crd.yaml`` is a symlink into ``manifests/crds/``, so
+    reading it from the source tree compares the CRD with itself. ``build_py`` is the step of a
+    real install that resolves the link and copies package data; run on a copy of the sources
+    it gives the file an installed operator would read.
+    """
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for part in ("operator", "trainer_image", "manifests/crds"):
+        shutil.copytree(ROOT / part, src / part, symlinks=True, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    lib = tmp_path / "lib"
+    build = subprocess.run(
+        [sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", "build_py",
+         "--build-lib", str(lib)],
+        cwd=src, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr[-3000:]
+    return lib
+
+
+def test_installed_package_carries_the_crd_of_manifests_and_validates_with_it(
+    tmp_path: Path,
+) -> None:
+    manifest = ROOT / "manifests/crds/hypersearch.yaml"
+    lib = built_package(tmp_path)
+    packaged = lib / "hypersearch/spec/crd.yaml"
+    assert packaged.is_file() and not packaged.is_symlink(), "the CRD is not in the package"
+    assert packaged.read_bytes() == manifest.read_bytes(), "packaged CRD differs from manifests"
+    # The installed code reads that file: its schema rejects what the CRD rejects, and accepts
+    # the minimal manifest, in a process that imports only the built package.
+    bad = doc(parallelism=0, sampler={"name": "bayes"})
+    probe = (
+        "import json, sys\n"
+        "import hypersearch.spec.schema as s\n"
+        "from hypersearch.spec import check\n"
+        "good, bad = json.loads(sys.stdin.read())\n"
+        "print(json.dumps([s.__file__, sorted(e.path for e in check(good)[1]),\n"
+        "                  sorted(e.path for e in check(bad)[1])]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], input=json.dumps([MINIMAL, bad]), env={
+            **os.environ, "PYTHONPATH": str(lib)}, cwd=tmp_path, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    module, good_errors, bad_errors = json.loads(result.stdout)
+    assert Path(module).is_relative_to(lib), module
+    assert good_errors == []
+    assert bad_errors == ["spec.parallelism", "spec.sampler.name"]
+    # And the checkout itself reads the same CRD.
+    assert crd() == yaml.safe_load(manifest.read_text())
 
 
 def test_every_error_is_reported_at_once_with_its_field_path() -> None:
@@ -92,22 +147,24 @@ def test_every_error_is_reported_at_once_with_its_field_path() -> None:
     assert "log scale needs min > 0" in str(errors)
 
 
-@pytest.mark.parametrize(
-    ("change", "path"),
-    [
-        ({"paralelism": 3}, "spec.paralelism"),
-        ({"parallelism": 0}, "spec.parallelism"),
-        ({"sampler": {"name": "bayes"}}, "spec.sampler.name"),
-        ({"stage1": {"stopping": {"rule": "hyperband"}}}, "spec.stage1.stopping.rule"),
-        ({"stage1": {"predictor": {"name": "lstm"}}}, "spec.stage1.predictor.name"),
-        ({"stage1": {"data": {"rate": 0}}}, "spec.stage1.data.rate"),
-        ({"stage1": {"data": {"evalRate": 0}}}, "spec.stage1.data.evalRate"),
-        ({"stage2": {"data": {"evalRate": 1.5}}}, "spec.stage2.data.evalRate"),
-        ({"stage1": {"data": {"evalRate": "half"}}}, "spec.stage1.data.evalRate"),
-        ({"metrics": {"cpuSeconds": 7}}, "spec.metrics.cpuSeconds"),
-        ({"parameters": []}, "spec.parameters"),
-    ],
-)
+# Schema violations (no semantic rule needed) and the field each must be reported at; the
+# operator tests send the same documents to a real API server (tests/operator/test_schema_parity.py).
+SCHEMA_VIOLATIONS: list[tuple[dict[str, Any], str]] = [
+    ({"paralelism": 3}, "spec.paralelism"),
+    ({"parallelism": 0}, "spec.parallelism"),
+    ({"sampler": {"name": "bayes"}}, "spec.sampler.name"),
+    ({"stage1": {"stopping": {"rule": "hyperband"}}}, "spec.stage1.stopping.rule"),
+    ({"stage1": {"predictor": {"name": "lstm"}}}, "spec.stage1.predictor.name"),
+    ({"stage1": {"data": {"rate": 0}}}, "spec.stage1.data.rate"),
+    ({"stage1": {"data": {"evalRate": 0}}}, "spec.stage1.data.evalRate"),
+    ({"stage2": {"data": {"evalRate": 1.5}}}, "spec.stage2.data.evalRate"),
+    ({"stage1": {"data": {"evalRate": "half"}}}, "spec.stage1.data.evalRate"),
+    ({"metrics": {"cpuSeconds": 7}}, "spec.metrics.cpuSeconds"),
+    ({"parameters": []}, "spec.parameters"),
+]
+
+
+@pytest.mark.parametrize(("change", "path"), SCHEMA_VIOLATIONS)
 def test_schema_violations_name_the_field(change: dict[str, Any], path: str) -> None:
     with pytest.raises(SpecInvalid) as info:
         parse(doc(**change))
