@@ -82,6 +82,12 @@ def operator_values(kubeconfig: Path, replicas: int, **more: Any) -> Obj:
         "leaderElection": {"leaseSeconds": 4},
         "metrics": {"bindAddress": "$(POD_IP)"},
         "rbac": {"scope": "namespace"},  # never touch other tests' namespaces
+        # The test runs its searches in the release namespace (one namespace per test), which
+        # a real install must not do (docs/security.md).
+        "manageOperatorNamespace": True,
+        # A cluster-wide policy would bind every other test's namespace too; the policy is
+        # exercised in tests/operator/test_security.py and dry-run created in test_chart.py.
+        "admissionPolicy": {"enabled": False},
     }
     values.update(more)
     return values

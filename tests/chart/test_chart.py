@@ -41,6 +41,8 @@ EVERYTHING = {
     "extraEnv": [{"name": "X", "value": "1"}],
     "podLabels": {"team": "ml"},
     "nodeSelector": {"kubernetes.io/os": "linux"},
+    "manageOperatorNamespace": True,
+    "workloadKinds": ["kubeflow.org/v1/PyTorchJob"],
 }  # fmt: skip
 
 
@@ -83,14 +85,33 @@ def test_lint_and_template(cluster: Cluster, tmp_path: Path, values: dict[str, A
     assert json.loads(cm["data"]["hypersearch.json"]) == json.loads(DASHBOARD.read_text())
     if not values:
         assert kinds == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role",
-                         "RoleBinding", "Service", "ServiceAccount"]  # fmt: skip
+                         "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy",
+                         "ValidatingAdmissionPolicyBinding"]  # fmt: skip
         assert not any(a.startswith("--namespace") for a in c["args"])
         assert "--lease-name=rel-hypersearch" in c["args"]
+        assert "--manage-own-namespace" not in c["args"]
+        (policy,) = [o for o in objs if o["kind"] == "ValidatingAdmissionPolicy"]
+        assert policy["spec"]["variables"][0]["expression"] == "['batch/v1/Job']"
     else:
-        assert "ClusterRole" not in kinds
+        # Cluster-wide: only reading the watched Namespace objects (their annotation).
+        (reader,) = [o for o in objs if o["kind"] == "ClusterRole"]
+        assert reader["rules"] == [{"apiGroups": [""], "resources": ["namespaces"],
+                                    "resourceNames": ["hs-system"], "verbs": ["get"]}]  # fmt: skip
         assert {"ServiceMonitor", "PodMonitor", "PrometheusRule"} <= set(kinds)
         assert dep["spec"]["replicas"] == 3 and "--namespace=hs-system" in c["args"]
-        assert pod["serviceAccountName"] == "hs-op"
+        assert "--manage-own-namespace" in c["args"]
+        assert "--workload-kind=kubeflow.org/v1/PyTorchJob" in c["args"]
+        (policy,) = [o for o in objs if o["kind"] == "ValidatingAdmissionPolicy"]
+        assert policy["metadata"]["name"] == "rel-hypersearch-safety"
+        assert policy["spec"]["variables"][0]["expression"] == (
+            "['batch/v1/Job', 'kubeflow.org/v1/PyTorchJob']"
+        )
+        (binding,) = [o for o in objs if o["kind"] == "ValidatingAdmissionPolicyBinding"]
+        assert binding["spec"]["policyName"] == "rel-hypersearch-safety"
+    leases = [r for o in objs if o["kind"] == "Role" for r in o["rules"]
+              if "leases" in r["resources"]]  # fmt: skip
+    assert {v for r in leases if not r.get("resourceNames") for v in r["verbs"]} == {"create"}
+    assert [r["resourceNames"] for r in leases if r.get("resourceNames")] == [["rel-hypersearch"]]
 
 
 def test_values_are_checked(cluster: Cluster) -> None:
@@ -102,6 +123,14 @@ def test_values_are_checked(cluster: Cluster) -> None:
         check=False,
     )  # fmt: skip
     assert racing.returncode != 0 and "leaderElection" in racing.stderr
+    # Namespaced mode watching its own namespace would let searches use the operator's token.
+    own = cluster.helm("template", "x", str(CHART), "-n", "ml", "--set", "rbac.scope=namespace",
+                       check=False)  # fmt: skip
+    assert own.returncode != 0 and "watchNamespaces includes the release namespace ml" in own.stderr
+    elsewhere = render(cluster, "x", "hypersearch-system", "--set", "rbac.scope=namespace",
+                       "--set", "watchNamespaces={ml}")  # fmt: skip
+    assert {o["metadata"].get("namespace") for o in elsewhere if o["kind"] == "Role"} == {
+        "ml", "hypersearch-system"}  # fmt: skip
     single = render(cluster, "x", "ns", "--set", "leaderElection.enabled=false")
     (dep,) = [o for o in single if o["kind"] == "Deployment"]
     assert "--no-leader-election" in dep["spec"]["template"]["spec"]["containers"][0]["args"]

@@ -167,9 +167,12 @@ def custom(api: client.ApiClient) -> client.CustomObjectsApi:
     return client.CustomObjectsApi(api)
 
 
-def create_search(api: client.ApiClient, namespace: str, doc: dict[str, Any]) -> dict[str, Any]:
+def create_search(
+    api: client.ApiClient, namespace: str, doc: dict[str, Any], dry_run: bool = False
+) -> dict[str, Any]:
+    extra = {"dry_run": "All"} if dry_run else {}
     created: dict[str, Any] = custom(api).create_namespaced_custom_object(
-        GROUP, VERSION, namespace, "hypersearches", doc
+        GROUP, VERSION, namespace, "hypersearches", doc, **extra
     )
     return created
 

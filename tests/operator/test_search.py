@@ -30,13 +30,22 @@ def install_namespaced_rbac(api: client.ApiClient, namespace: str) -> None:
         namespace, {"metadata": {"name": "hypersearch-operator"}}
     )
     for doc in yaml.safe_load_all((MANIFESTS / "namespaced" / "rbac.yaml").read_text()):
-        doc["metadata"]["namespace"] = namespace
+        for s in doc.get("subjects") or []:
+            s["namespace"] = namespace
         if doc["kind"] == "Role":
+            doc["metadata"]["namespace"] = namespace
             rbac.create_namespaced_role(namespace, doc)
-        else:
-            for s in doc["subjects"]:
-                s["namespace"] = namespace
+        elif doc["kind"] == "RoleBinding":
+            doc["metadata"]["namespace"] = namespace
             rbac.create_namespaced_role_binding(namespace, doc)
+        elif doc["kind"] == "ClusterRole":  # reading this namespace's own object only
+            doc["metadata"]["name"] += f"-{namespace}"
+            doc["rules"][0]["resourceNames"] = [namespace]
+            rbac.create_cluster_role(doc)
+        else:
+            doc["metadata"]["name"] += f"-{namespace}"
+            doc["roleRef"]["name"] += f"-{namespace}"
+            rbac.create_cluster_role_binding(doc)
 
 
 def test_two_stage_search_succeeds_under_operator_rbac(

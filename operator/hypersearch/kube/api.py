@@ -24,6 +24,7 @@ from kubernetes.client.exceptions import ApiException
 
 from hypersearch.kube import names
 from hypersearch.kube.metrics import API_REQUESTS
+from hypersearch.report.files import finite_document
 
 Obj = dict[str, Any]
 log = logging.getLogger("hypersearch.operator")
@@ -228,7 +229,9 @@ class Kube:
                 namespace,
                 plural,
                 name,
-                {"status": status},
+                # A metric of 1e308 can make a cost infinite: JSON (and etcd) take finite
+                # numbers only; what was replaced is listed under nonFinite.
+                {"status": finite_document(status)},
             )
             return True
         except ApiException as e:

@@ -37,6 +37,7 @@ from hypersearch.local.progress import Display, Event
 from hypersearch.local.state import (
     RUNNER_STATE_VERSION,
     STATE_FILE,
+    digest_matches,
     load_state,
     spec_digest,
     write_json_atomic,
@@ -132,24 +133,28 @@ class LocalRunner:
     # ----------------------------------------------------------------- state
 
     def _load(self) -> Search:
-        saved = load_state(self.dir)
+        saved = load_state(self.dir)  # StateFileError names a corrupt file
         if saved is None:
-            if self.options.resume and (self.dir / STATE_FILE).exists():
-                raise RunError(f"{self.dir}: unreadable state")
             return Search(self.spec)
         if not self.options.resume:
             raise RunError(
                 f"{self.dir} already holds a search; continue it with --resume, "
                 "or choose another --state-dir"
             )
-        if saved.get("specDigest") != spec_digest(self.spec):
+        if not digest_matches(saved.get("specDigest"), self.spec):
             raise RunError(
                 f"{self.dir} holds a search of a different spec; --resume needs the same manifest"
             )
-        self.meta = saved.get("trials", {})
-        self.events = [Event(*e) for e in saved.get("events", [])]
-        self.elapsed_before = float(saved.get("elapsedSeconds", 0.0))
-        return Search.from_state(self.spec, saved["engine"])
+        try:
+            self.meta = dict(saved.get("trials", {}))
+            self.events = [Event(*e) for e in saved.get("events", [])]
+            self.elapsed_before = float(saved.get("elapsedSeconds", 0.0))
+            return Search.from_state(self.spec, saved["engine"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise RunError(
+                f"{self.dir / STATE_FILE}: not a state this version can resume "
+                f"({type(e).__name__}: {str(e)[:200]}); choose another --state-dir"
+            ) from e
 
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.t0
