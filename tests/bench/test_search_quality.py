@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from hypersearch.bench import methods as m
 from hypersearch.bench import search_quality as sq
 from hypersearch.bench.groundtruth import Trajectory
 from hypersearch.spec.model import DataRange
+from scipy.stats import kendalltau
 
 from tests.engine.synthetic import make_world
 
@@ -73,17 +75,8 @@ def runs() -> m.Runs:
 
 def test_accounting_of_the_reference_methods(runs: m.Runs) -> None:
     rows = {r.label: r.summary() for r in sq.evaluate(runs, N, 18, 3, 0, None)}
-    full = rows["full search"]
-    assert (
-        full["reduction"] == pytest.approx(1.0) and full["regret@1"] == 0.0 and full["tau"] == 1.0
-    )
-    assert full["examples_reduction"] == pytest.approx(1.0)
-    # random-k trains only its k picks: reduction = subset / k, in compute and in examples.
-    assert rows["random-k"]["reduction"] == pytest.approx(18 / sq.STAGE2_K, rel=0.02)
-    assert rows["random-k"]["examples_reduction"] == pytest.approx(18 / sq.STAGE2_K, rel=0.02)
     for name, s in rows.items():
         assert s["reduction"] > 0 and s["examples_reduction"] > 0, name
-        assert s["regret@1"] >= s["regret@3"] >= s["regret@5"] >= 0, name
     # Cheaper data means a cheaper stage 1, but in compute much less so than in examples: every
     # run pays its start-up and scores every window whatever its rate.
     for key in ("reduction", "examples_reduction"):
@@ -117,7 +110,6 @@ def test_costs_are_the_cpu_seconds_the_runs_spent_until_stopped(runs: m.Runs) ->
 
 def test_forked_estimate_pays_start_up_once_per_search(runs: m.Runs) -> None:
     rows = {r.label: r.summary() for r in sq.evaluate(runs, N, 18, 2, 0, "two-step", startup=1.5)}
-    assert rows["full search"]["forked_reduction"] == pytest.approx(1.0)
     # Many cheap low-rate runs are where start-up weighs most: forking helps them most.
     low = rows["two-step s=0.05"]
     assert low["forked_reduction"] > low["reduction"] > 1.0
@@ -167,8 +159,6 @@ def test_eval_rate_table_and_recommendation(runs: m.Runs, tmp_path: Path) -> Non
     assert "subsample s=0.05 + constant" in methods and "hyperband (full data)" in methods
     for e in evidence:
         assert e["eval_rate"] in (1.0, 0.1, 0.01)
-        if e["eval_rate"] == 1.0:
-            assert e["regret@3_diff"] == 0.0 and e["not_worse"]
     # Scoring less costs less stage-1 compute, for the same training examples.
     sub = {r.eval_rate: r.summary() for r in rows if r.name == "subsample s=0.05 + constant"}
     cpu = [sub[e]["stage1_cpu_seconds"] for e in (1.0, 0.1, 0.01)]
@@ -195,12 +185,93 @@ def test_recommended_eval_rate_stops_at_the_first_rate_that_is_worse() -> None:
     assert sq.lowest_eval_rate_by_method([ev(1.0, True), ev(0.1, True)]) == {"x": 0.1}
 
 
-def test_the_oracle_bound_is_free_in_stage_1_and_has_no_regret(runs: m.Runs) -> None:
+def test_the_oracle_bound_is_not_a_verdict(runs: m.Runs) -> None:
     rows = {r.label: r.summary() for r in sq.evaluate(runs, N, 18, 2, 0, "oracle")}
+    assert sq.ORACLE not in sq.verdict(list(rows.values()))
+
+
+REVERSAL_N = 6
+
+
+def reversal_runs() -> m.Runs:
+    """Six configurations whose ranking reverses at mid-stream, with known figures everywhere.
+
+    At full data config ``c`` scores ``0.5 + 0.01 c`` before window 30 and ``0.5 - 0.01 c`` from
+    there on: the truth (last 7 windows) ranks 5 best, a prefix of 8 windows ranks 0 best. The 5%
+    runs rank ``LOW_ORDER`` first to last. Config ``c``'s CPU is ``1 + c`` times the base, so
+    compute and example reductions differ.
+    """
+    w = np.arange(T)
+    out = {}
+    for c in range(REVERSAL_N):
+        full = np.where(w < 30, 0.5 + 0.01 * c, 0.5 - 0.01 * c)
+        low = np.full(T, 0.5 + 0.01 * LOW_ORDER.index(c))
+        for rate, metrics in ((1.0, full), (0.05, low)):
+            run = synthetic_run(metrics, np.full(T, 1000.0 * rate), c)
+            scale = 1.0 + c
+            out[(c, rate)] = dataclasses.replace(
+                run,
+                cpu=run.cpu * scale,  # type: ignore[operator]
+                cpu_total=run.cpu_total * scale,
+                exit_cpu=EXIT * scale,
+            )
+    return m.Runs(out, 7)
+
+
+LOW_ORDER = [3, 5, 0, 4, 1, 2]  # the 5% runs' ranking, best first
+
+
+def test_regret_tau_and_reductions_match_hand_computed_values() -> None:
+    """Every figure of three methods recomputed here from the definitions (docs/design.md §4)."""
+    runs = reversal_runs()
+    rows = {r.label: r.summary() for r in sq.evaluate(runs, REVERSAL_N, REVERSAL_N, 1, 0, None,
+                                                      startup=1.5)}  # fmt: skip
+    truth = {c: 0.5 - 0.01 * c for c in range(REVERSAL_N)}
+    best = min(truth.values())
+
+    def regret(ranking: list[int], k: int) -> float:
+        return 100 * (min(truth[c] for c in ranking[:k]) - best) / best
+
+    def cpu_total(c: int) -> float:
+        return runs.full(c).cpu_total
+
+    full_cpu = sum(cpu_total(c) for c in range(REVERSAL_N))
+    full_examples = REVERSAL_N * T * 1000.0
+
+    # A prefix of 8 windows ranks in exactly the wrong order.
+    prefix = rows["prefix t=8"]
+    for k in (1, 3, 5):
+        assert prefix[f"regret@{k}"] == pytest.approx(regret([0, 1, 2, 3, 4, 5], k)), k
+    assert prefix["tau"] == pytest.approx(-1.0)
+    stage1 = sum(float(runs.full(c).cpu[7]) + runs.full(c).exit_cpu for c in range(REVERSAL_N))  # type: ignore[index]
+    stage2 = sum(cpu_total(c) for c in (0, 1, 2))
+    assert prefix["stage1_cpu_seconds"] == pytest.approx(stage1)
+    assert prefix["reduction"] == pytest.approx(full_cpu / (stage1 + stage2))
+    assert prefix["examples_reduction"] == pytest.approx(
+        full_examples / (REVERSAL_N * 8 * 1000.0 + 3 * T * 1000.0)
+    )
+
+    # Two-step at 5%: the true best is second, so it is lost at k = 1 only.
+    two = rows["two-step s=0.05"]
+    assert two["regret@1"] == pytest.approx(regret(LOW_ORDER, 1)) and two["regret@1"] > 0
+    assert two["regret@3"] == 0.0
+    scores = [LOW_ORDER.index(c) for c in range(REVERSAL_N)]
+    assert two["tau"] == pytest.approx(kendalltau(scores, [truth[c] for c in range(REVERSAL_N)])[0])
+    low_cpu = sum(runs.runs[(c, 0.05)].cpu_total for c in range(REVERSAL_N))
+    stage2 = sum(cpu_total(c) for c in LOW_ORDER[:3])
+    assert two["reduction"] == pytest.approx(full_cpu / (low_cpu + stage2))
+    # Forked: every one of the 6 + 3 processes saves its start-up but pays a client; the warm
+    # process's start-up is paid once (the full search: 6 processes).
+    saved = 1.5 - sq.FORK_CLIENT_CPU
+    forked = (full_cpu - 6 * saved + 1.5) / (low_cpu + stage2 - 9 * saved + 1.5)
+    assert two["forked_reduction"] == pytest.approx(forked)
+
+    # The oracle bound: the true top 3 trained in full, nothing else paid.
     bound = rows[sq.ORACLE]
     assert bound["regret@1"] == 0.0 and bound["stage1_cpu_seconds"] == 0.0
-    assert bound["reduction"] > 1.0
-    assert sq.ORACLE not in sq.verdict(list(rows.values()))
+    assert bound["reduction"] == pytest.approx(full_cpu / sum(cpu_total(c) for c in (5, 4, 3)))
+    assert bound["examples_reduction"] == pytest.approx(REVERSAL_N / 3)
+    assert bound["reduction"] < 0.8 * bound["examples_reduction"]  # the heavy ones win
 
 
 def test_rendered_table_names_every_method_and_the_verdict(runs: m.Runs, tmp_path: Path) -> None:
