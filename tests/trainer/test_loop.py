@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypersearch_trainer.checkpoint import Checkpointer
+from hypersearch_trainer.checkpoint import FILENAME, Checkpointer
 from hypersearch_trainer.datasets import open_dataset
 from hypersearch_trainer.exporter import TrainerMetrics
 from hypersearch_trainer.loop import OnlineTrainer
@@ -18,7 +18,16 @@ from hypersearch_trainer.optim import Optimizer
 from hypersearch_trainer.params import HyperParams, parse_params
 from hypersearch_trainer.sampling import Sampler
 
-from tests.trainer.helpers import make_stream, read_json, run_trainer, start_trainer, write_yaml
+from tests.trainer.helpers import (
+    free_port,
+    make_stream,
+    read_json,
+    run_trainer,
+    scrape,
+    start_trainer,
+    wait_for,
+    write_yaml,
+)
 
 GRACE_SECONDS = 30  # Kubernetes' default terminationGracePeriodSeconds
 
@@ -102,6 +111,14 @@ def test_resume_mid_window_equals_uninterrupted(tiny: Path, tmp_path: Path, mode
     assert without_compute(second.metrics.snapshot()) == without_compute(full.metrics.snapshot())
 
 
+def position_of(text: str) -> float:
+    """The trainer's exported data position."""
+    for line in text.splitlines():
+        if line.startswith("hypersearch_trainer_position "):
+            return float(line.split()[1])
+    raise AssertionError("no hypersearch_trainer_position in the scrape")
+
+
 def slow_stream(tmp_path: Path) -> Path:
     make_stream(tmp_path / "slow.parquet", days=12, rows_per_day=3000)
     return write_yaml(tmp_path / "slow.yaml", "slow.parquet")
@@ -121,20 +138,35 @@ def test_sigterm_checkpoints_and_resumed_process_matches(tmp_path: Path) -> None
     r = run_trainer(HS_RESULT_FILE=str(ref), timeout=300, **env)
     assert r.returncode == 0, r.stderr
 
-    out, ck = tmp_path / "out.json", tmp_path / "ck"
-    p = start_trainer(HS_RESULT_FILE=str(out), HS_CHECKPOINT_DIR=str(ck), **env)
-    assert p.stderr is not None
-    for line in p.stderr:
-        if "window 2 (" in line:
-            break
-    time.sleep(0.3)  # now in the middle of window 3
+    out, ck, port = tmp_path / "out.json", tmp_path / "ck", free_port()
+    p = start_trainer(
+        HS_RESULT_FILE=str(out), HS_CHECKPOINT_DIR=str(ck), HS_METRICS_PORT=str(port),
+        HS_METRICS_HOST="127.0.0.1", **env,
+    )  # fmt: skip
+    # SIGTERM in the middle of a window after the first three: the exported position is
+    # fractional only while a window's training is under way.
+    seen: list[float] = []
+
+    def mid_window() -> bool:
+        assert p.poll() is None, "the trainer ended before it could be interrupted"
+        try:
+            position = position_of(scrape(port))
+        except OSError:
+            return False  # not serving yet
+        seen.append(position)
+        return 3.0 < position < 11.0 and position != int(position)
+
+    wait_for(mid_window, timeout=240, every=0.02)
     p.send_signal(signal.SIGTERM)
     t0 = time.monotonic()
     assert p.wait(timeout=GRACE_SECONDS) == 0  # exits 0 within the pod's grace period
     assert time.monotonic() - t0 < GRACE_SECONDS
     interrupted = read_json(out)
     assert interrupted["status"] == "interrupted"
-    assert 3 <= len(interrupted["windows"]) < 12
+    assert 3 <= len(interrupted["windows"]) < 12, seen
+    saved = torch.load(ck / FILENAME, map_location="cpu", weights_only=False)
+    partial = saved["loop"]["partial"]  # the checkpoint is mid-window, as intended
+    assert partial is not None and partial["batches_done"] > 0, seen
     r = run_trainer(HS_RESULT_FILE=str(out), HS_CHECKPOINT_DIR=str(ck), timeout=300, **env)
     assert r.returncode == 0, r.stderr
     assert "resumed from" in r.stderr
