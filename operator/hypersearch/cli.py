@@ -44,9 +44,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a whole two-stage search on this machine, then print the winners."""
     from hypersearch.local import LocalRunner, RunOptions
-    from hypersearch.local.command import TemplateError
     from hypersearch.local.runner import RunError
     from hypersearch.local.state import StateFileError
+    from hypersearch.monitor import TemplateError
     from hypersearch.spec import load_file
 
     try:

@@ -89,7 +89,7 @@ WORKLOADS = [
 
 
 @pytest.fixture
-def policy(cluster: Cluster, k8s: client.ApiClient, namespace: str) -> Iterator[None]:
+def policy(cluster: Cluster, k8s: client.ApiClient, namespace: str, crds: None) -> Iterator[None]:
     """The shipped ValidatingAdmissionPolicy, bound (only) to this test's namespace."""
     admission = client.AdmissionregistrationV1Api(k8s)
     client.CoreV1Api(k8s).patch_namespace(
@@ -228,7 +228,8 @@ def test_a_strangers_objects_are_never_adopted_deleted_or_resumed(
 HOSTILE = r"""
 import http.server, os
 if os.environ["HOSTILE"] == "strata":
-    lines = ["hypersearch_trainer_position 1", "hypersearch_trainer_train_examples_total 10"]
+    lines = ["hypersearch_trainer_position 1", "hypersearch_trainer_train_examples_total 10",
+             'm{window="0"} 0.5']
     lines += [f'm{{window="0",stratum="s{i}"}} 0.5' for i in range(100_000)]
     body = ("\n".join(lines) + "\n").encode()
 else:
@@ -264,7 +265,15 @@ def test_hostile_trainers_fail_their_trial_not_the_operator(
     def lease() -> Any:
         return leases.read_namespaced_lease("hypersearch-operator", namespace)
 
-    held = cluster.wait(lambda: lease().spec.holder_identity, 60, "the operator to lead")
+    def holder() -> str | None:
+        try:
+            return str(lease().spec.holder_identity or "") or None
+        except client.ApiException as e:
+            if e.status == 404:  # not created yet
+                return None
+            raise
+
+    held = cluster.wait(holder, 60, "the operator to lead")
     create_search(k8s, namespace, hostile("strata", "strata"))
     create_search(k8s, namespace, hostile("bigbody", "body"))
     reasons = {}

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -27,7 +27,6 @@ from hypersearch.engine import (
     Search,
     StartTrial,
     StopTrial,
-    TrialReport,
     TrialState,
 )
 from hypersearch.engine.actions import Action
@@ -49,13 +48,8 @@ from hypersearch.kube.state import (
     trial_status,
 )
 from hypersearch.kube.usage import PodUse, resource_seconds, trial_compute, update
-from hypersearch.scrape import (
-    ScrapeError,
-    SumCountState,
-    fetch_metrics,
-    metrics_url,
-    parse_report,
-)
+from hypersearch.monitor import HealthPolicy, Monitor
+from hypersearch.scrape import ScrapeError, metrics_url
 from hypersearch.spec import SpecInvalid, check, parse
 from hypersearch.spec.model import SearchSpec
 from hypersearch.spec.safety import (
@@ -79,6 +73,7 @@ class Options:
     """Operator-wide knobs (flags of ``hypersearch operator``)."""
 
     startup_grace: float = 90.0  # a pod's endpoint may stay silent this long after it runs
+    hang_seconds: float = 600.0  # a trial whose position does not move this long has hung
     max_pod_recreations: int = 3  # pods deleted by someone else are recreated this often
     scrape_concurrency: int = 64
     progress_persist_seconds: float = 30.0  # position-only changes are written this often
@@ -87,18 +82,6 @@ class Options:
     # The operator's own namespace: searches there are refused (its pods could run as the
     # operator's ServiceAccount, whose token manages every watched namespace).
     refused_namespace: str | None = None
-
-
-@dataclass
-class _Live:
-    """Operator-side bookkeeping of one running trial (not persisted: rebuilt by scraping)."""
-
-    running_since: float | None = None
-    failures: int = 0
-    answered: bool = False
-    last_error: str = ""
-    done: bool = False
-    sumcount: SumCountState = field(default_factory=SumCountState)
 
 
 def plain(value: Any) -> Any:
@@ -158,12 +141,12 @@ class SearchController:
         self.spec: SearchSpec | None = None
         self.admission = Admission(workload_kinds=self.options.workload_kinds)
         self.search: Search | None = None
-        self.live: dict[int, _Live] = {}
+        self.monitor: Monitor | None = None
+        self.health: HealthPolicy | None = None
         self.recreated: dict[int, int] = {}
         self.foreign: set[int] = set()  # trials whose Trial name a stranger's object holds
         self._written: dict[int, tuple[str, str, float]] = {}  # material key, full json, time
         self._status_json = ""
-        self.stop_latencies: list[float] = []
         self._pending_failures: list[tuple[int, str]] = []
         self.rounds = 0
         self.resumed = False
@@ -205,6 +188,12 @@ class SearchController:
                 "does not manage; create the search in a namespace of its own"
             )
             return False
+        self.monitor = Monitor(self.spec, self.options.scrape_concurrency)
+        self.health = HealthPolicy(
+            startup_seconds=self.options.startup_grace,
+            max_failures=self.spec.metrics.max_failures,
+            progress_seconds=self.options.hang_seconds,
+        )
         namespace = await self.kube.get_namespace(self.namespace)
         self.admission = Admission.for_namespace(namespace, self.options.workload_kinds)
         unsafe = safety_errors(self.spec, self.admission)
@@ -388,14 +377,13 @@ class SearchController:
         self, by_trial: dict[str, list[Obj]], workloads: dict[str, Obj]
     ) -> dict[int, str]:
         """Pod and workload endings become ``finished`` calls; returns scrape URLs of the rest."""
-        assert self.search is not None and self.spec is not None
+        assert self.search is not None and self.spec is not None and self.monitor is not None
         m = self.spec.metrics
         targets: dict[int, str] = {}
         now = time.monotonic()
         for trial in list(self.search.trials):
             if trial.state is not TrialState.RUNNING or self.search.phase != "Running":
                 continue
-            live = self.live.setdefault(trial.id, _Live())
             pods = [
                 p
                 for p in by_trial.get(trial.name, [])
@@ -436,14 +424,14 @@ class SearchController:
             ip = (running[0].get("status") or {}).get("podIP") if running else None
             if not ip:
                 continue
-            if live.running_since is None:
-                live.running_since = now
-            if not live.done or trial.stage == 2:
-                try:
-                    targets[trial.id] = metrics_url(ip, m.port, m.path)
-                except ScrapeError as e:
-                    live.failures += 1
-                    live.last_error = str(e)
+            try:
+                url = metrics_url(ip, m.port, m.path)
+            except ScrapeError as e:
+                self._pending_failures.append((trial.id, str(e)))
+                continue
+            watch = self.monitor.watch(trial.id, url, now)
+            if not watch.done or trial.stage == 2:
+                targets[trial.id] = url
         return targets
 
     async def _failed(self, trial_id: int, why: str) -> None:
@@ -464,7 +452,8 @@ class SearchController:
             await self.apply(self.search.finished(trial_id, False, reason))
             return
         self.events("Warning", "Recreated", f"{trial.name}: {why}; recreating it")
-        self.live.pop(trial_id, None)
+        if self.monitor is not None:
+            self.monitor.forget(trial_id)
         await self._create_children(trial_id)
 
     def _start_action(self, trial_id: int) -> StartTrial:
@@ -505,67 +494,15 @@ class SearchController:
 
     async def scrape(self, session: aiohttp.ClientSession, targets: dict[int, str]) -> None:
         """Scrape every target concurrently, then hand the batch to the engine at once."""
-        assert self.search is not None and self.spec is not None
-        m = self.spec.metrics
-        limit = asyncio.Semaphore(self.options.scrape_concurrency)
-
-        async def one(tid: int, url: str) -> tuple[int, TrialReport | None]:
-            live = self.live[tid]
-            async with limit:
-                t0 = time.monotonic()
-                try:
-                    text = await fetch_metrics(session, url, m.timeout_seconds)
-                    live.answered = True
-                    # Parsing a large body takes CPU: off the event loop (Kopf, other searches).
-                    report = await asyncio.to_thread(
-                        parse_report,
-                        text,
-                        m,
-                        self.spec.metric,  # type: ignore[union-attr]
-                        live.sumcount,
-                    )
-                except ScrapeError as e:
-                    live.failures += 1
-                    live.last_error = str(e)
-                    metrics.SCRAPES.labels("error").inc()
-                    if e.terminal and not live.done:
-                        why = f"metrics endpoint broke the protocol: {e}"
-                        self._pending_failures.append((tid, why))
-                        live.done = True  # queued once
-                    return tid, None
-                finally:
-                    metrics.SCRAPE_SECONDS.observe(time.monotonic() - t0)
-            live.failures, live.last_error = 0, ""
-            metrics.SCRAPES.labels("ok").inc()
-            return tid, report
-
-        results = await asyncio.gather(*(one(t, u) for t, u in targets.items()))
-        seen = time.monotonic()
-        reports: dict[int, TrialReport] = {}
-        done: list[int] = []
-        for tid, report in results:
-            if report is None:
-                continue
-            trial = self.search.trials[tid]
-            if report.position < trial.position or report.examples < trial.examples:
-                continue  # a restarted trainer catching up from its checkpoint
-            fresh = {
-                w: s for w, s in report.windows.items()
-                if w not in trial.windows or trial.windows[w] != s
-            }  # fmt: skip
-            cpu, gpu = report.cpu_seconds, report.gpu_seconds
-            if trial.compute_source == "trainer" and (cpu or 0.0) < (trial.cpu_seconds or 0.0):
-                cpu = gpu = None  # a restarted trainer's counter catching up: keep the last
-            reports[tid] = TrialReport(
-                report.position, report.examples, fresh, report.done, cpu, gpu
-            )
-            if report.done:
-                done.append(tid)
-        actions = self.search.observe_all(reports)
-        await self.apply(actions, seen=seen)
-        for tid in done:
-            live = self.live[tid]
-            live.done = True
+        assert self.search is not None and self.monitor is not None
+        t0 = time.monotonic()
+        rnd = await self.monitor.scrape(session, self.search.trials, list(targets))
+        metrics.SCRAPE_SECONDS.observe(time.monotonic() - t0)
+        metrics.SCRAPES.labels("ok").inc(len(rnd.served))
+        metrics.SCRAPES.labels("error").inc(len(targets) - len(rnd.served))
+        self._pending_failures += rnd.broken
+        await self.apply(self.search.observe_all(rnd.reports), seen=rnd.seen_at)
+        for tid in rnd.done:
             trial = self.search.trials[tid]
             if trial.stage == 1 and trial.state is TrialState.RUNNING:
                 # It lingers only to be scraped: account it now and let its pod go.
@@ -573,24 +510,17 @@ class SearchController:
                 await self.kube.delete(self.namespace, "v1", "Pod", trial.name, self.uid)
 
     def check_health(self) -> None:
-        """Mark trials whose endpoint keeps failing; their pods are deleted by ``apply``."""
-        assert self.search is not None and self.spec is not None
-        m = self.spec.metrics
+        """Queue a failure for each running trial the health policy condemns (by time: start-up,
+        failing scrapes, no progress); their pods are deleted by ``apply``."""
+        assert self.search is not None and self.monitor is not None and self.health is not None
         now = time.monotonic()
-        for tid, live in list(self.live.items()):
-            trial = self.search.trials[tid]
-            if trial.state is not TrialState.RUNNING or live.running_since is None or live.done:
+        for tid, watch in list(self.monitor.watches.items()):
+            if self.search.trials[tid].state is not TrialState.RUNNING:
                 continue
-            if live.failures < m.max_failures:
-                continue
-            if not live.answered and now - live.running_since < self.options.startup_grace:
-                continue
-            reason = (
-                f"metrics endpoint failed {live.failures} scrapes in a row "
-                f"(maxFailures={m.max_failures}): {live.last_error}"
-            )
-            self._pending_failures.append((tid, reason))
-            live.done = True  # queued once
+            reason = self.health.verdict(watch, now, self.spec.window_name)  # type: ignore[union-attr]
+            if reason:
+                self._pending_failures.append((tid, reason))
+                watch.done = True  # queued once
 
     # ----------------------------------------------------------------- actions
 
@@ -678,6 +608,8 @@ class SearchController:
 
     async def _delete_child(self, tid: int) -> None:
         assert self.search is not None and self.spec is not None
+        if self.monitor is not None:
+            self.monitor.forget(tid)
         trial = self.search.trials[tid]
         if trial.stage == 1:
             await self.kube.delete(self.namespace, "v1", "Pod", trial.name, self.uid)
@@ -689,9 +621,7 @@ class SearchController:
         await self.persist_trial(a.trial, force=True)
         await self._delete_child(a.trial)
         if seen is not None:
-            latency = time.monotonic() - seen
-            self.stop_latencies.append(latency)
-            metrics.STOP_LATENCY.observe(latency)
+            metrics.STOP_LATENCY.observe(time.monotonic() - seen)
         if a.failed:
             metrics.FAILURES.labels(self.namespace, self.name).inc()
             self.events(*trail.failed(a.name, a.reason))

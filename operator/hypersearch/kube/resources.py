@@ -7,24 +7,17 @@ builds byte-identical objects under identical (deterministic) names.
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from hypersearch.engine import StartTrial
 from hypersearch.kube import names
+from hypersearch.monitor.protocol import TemplateError, executor_env, substitute
 from hypersearch.spec.model import ParamValue, SearchSpec
 from hypersearch.spec.safety import pod_templates
-from hypersearch.spec.semantic import PARAM_REFERENCE
 
 Obj = dict[str, Any]
-# Seconds a finished trainer keeps serving metrics, so its last windows are scraped.
-LINGER_FACTOR = 3
 # Retries of a full-training pod that failed for reasons other than its own exit code.
 JOB_BACKOFF_LIMIT = 3
-
-
-class TemplateError(ValueError):
-    """The trial or workload template cannot be turned into an object."""
 
 
 def owner_reference(search: Obj) -> Obj:
@@ -80,34 +73,20 @@ def trial_resource(search: Obj, start: StartTrial, source: int | None) -> Obj:
     }
 
 
-def substitute(text: str, params: dict[str, ParamValue]) -> str:
-    """Replace ``{{params.NAME}}`` by the parameter's value."""
-
-    def value(m: re.Match[str]) -> str:
-        key = m.group(1)
-        if key not in params:
-            raise TemplateError(f"args reference {{{{params.{key}}}}}, not a parameter")
-        return str(params[key])
-
-    return PARAM_REFERENCE.sub(value, text)
-
-
 def _executor_env(spec: SearchSpec, namespace: str, start: StartTrial) -> list[Obj]:
     env: list[Obj] = [{"name": k, "value": v} for k, v in start.env.items()]
-    linger = round(LINGER_FACTOR * spec.metrics.interval_seconds + 5, 1)
-    env += [
-        {"name": "HS_METRICS_PORT", "value": str(spec.metrics.port)},
-        {"name": "HS_METRICS_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {"name": "HS_METRICS_LINGER", "value": str(linger)},
-        {
-            "name": "HS_CHECKPOINT_DIR",
-            "value": f"/tmp/hypersearch/{namespace}/{start.name}/checkpoint",
-        },
-        {
-            "name": "HS_RESULT_FILE",
-            "value": f"/tmp/hypersearch/{namespace}/{start.name}/result.json",
-        },
-    ]
+    here = f"/tmp/hypersearch/{namespace}/{start.name}"
+    ours = executor_env(
+        spec.metrics.port,
+        f"{here}/checkpoint",
+        f"{here}/result.json",
+        spec.metrics.interval_seconds,
+    )
+    env += [{"name": k, "value": v} for k, v in ours.items()]
+    # The metrics host is the pod's own IP (the only address the operator scrapes).
+    env.append(
+        {"name": "HS_METRICS_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+    )
     return env
 
 
@@ -223,7 +202,6 @@ __all__ = [
     "owner_reference",
     "params_text",
     "pod_template",
-    "substitute",
     "trial_pod",
     "trial_resource",
     "workload",

@@ -12,16 +12,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from hypersearch.monitor.protocol import TemplateError, substitute
 from hypersearch.spec.model import ParamValue, SearchSpec
-from hypersearch.spec.semantic import PARAM_REFERENCE
 
 # Runs when a template has no command: the reference trainer, with this interpreter.
 DEFAULT_COMMAND = (sys.executable, "-m", "hypersearch_trainer")
 PYTHON_NAMES = ("python", "python3")
-
-
-class TemplateError(ValueError):
-    """The trial template cannot be run as a local process."""
 
 
 @dataclass(frozen=True)
@@ -43,16 +39,6 @@ def _container(spec: SearchSpec) -> dict[str, Any]:
     if not isinstance(first, dict):
         raise TemplateError("trialTemplate.spec.containers[0] must be a mapping")
     return first
-
-
-def _substitute(arg: str, params: dict[str, ParamValue]) -> str:
-    def value(m: Any) -> str:
-        name = m.group(1)
-        if name not in params:
-            raise TemplateError(f"args reference {{{{params.{name}}}}}, not a parameter")
-        return str(params[name])
-
-    return PARAM_REFERENCE.sub(value, arg)
 
 
 def resolve_executable(name: str) -> str:
@@ -78,7 +64,7 @@ def build_command(spec: SearchSpec, params: dict[str, ParamValue]) -> LocalComma
     """argv, template env and working directory for one trial (env excludes the protocol)."""
     c = _container(spec)
     command = [str(x) for x in c.get("command") or []]
-    args = [_substitute(str(x), params) for x in c.get("args") or []]
+    args = [substitute(str(x), params) for x in c.get("args") or []]
     if not command:
         command = list(DEFAULT_COMMAND)
     elif command[0] in PYTHON_NAMES:
@@ -99,7 +85,7 @@ def build_command(spec: SearchSpec, params: dict[str, ParamValue]) -> LocalComma
                 f"env {name!r} uses valueFrom, which only a cluster can resolve; "
                 f"set {name} in your shell to run locally"
             )
-        env[name] = _substitute(str(item.get("value", "")), params)
+        env[name] = substitute(str(item.get("value", "")), params)
     cwd = c.get("workingDir")
     if cwd is not None and not os.path.isdir(str(cwd)):
         cwd = None  # an image path; locally the runner's directory stands in for it

@@ -13,7 +13,7 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from hypersearch.engine import (
     Search,
     StartTrial,
     StopTrial,
-    TrialReport,
     TrialState,
 )
 from hypersearch.engine.actions import Action
@@ -42,14 +41,9 @@ from hypersearch.local.state import (
     spec_digest,
     write_json_atomic,
 )
+from hypersearch.monitor import HealthPolicy, Monitor, Round, executor_env
 from hypersearch.report import write_results
-from hypersearch.scrape import (
-    ScrapeError,
-    SumCountState,
-    fetch_metrics,
-    metrics_url,
-    parse_report,
-)
+from hypersearch.scrape import metrics_url
 from hypersearch.spec.model import SearchSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -74,19 +68,12 @@ class RunOptions:
 
 @dataclass
 class _Live:
-    """Runner-side bookkeeping of one trial process."""
+    """One trial process (its scrape and health bookkeeping is the monitor's TrialWatch)."""
 
     trial: int
     process: TrialProcess
     url: str
     device: str | None
-    served: bool = False
-    failures: int = 0
-    last_error: str = ""
-    last_change: float = field(default_factory=time.monotonic)
-    last_seen: tuple[float, float] = (-1.0, -1.0)
-    sumcount: SumCountState = field(default_factory=SumCountState)
-    done: bool = False
     # Compute of the trial's earlier processes (before a resume), added to this one's rusage.
     cpu_base: float = 0.0
     gpu_base: float = 0.0
@@ -128,6 +115,12 @@ class LocalRunner:
         self.t0 = time.monotonic()
         self.interrupted = False
         self.search = self._load()
+        self.monitor = Monitor(self.spec)
+        self.health = HealthPolicy(
+            startup_seconds=options.startup_timeout,
+            max_failures=self.spec.metrics.max_failures,
+            progress_seconds=options.hang_timeout,
+        )
         self.display = Display(self, enabled=options.progress)
 
     # ----------------------------------------------------------------- state
@@ -199,17 +192,14 @@ class LocalRunner:
         env = dict(os.environ)
         env.update(command.env)
         env.update(protocol_env)
-        env.update(
-            {
-                "HS_METRICS_PORT": str(port),
-                "HS_METRICS_HOST": "127.0.0.1",
-                "HS_CHECKPOINT_DIR": str(tdir / "checkpoint"),
-                "HS_RESULT_FILE": str(tdir / "result.json"),
-                "PYTHONUNBUFFERED": "1",
-            }
+        ours = executor_env(
+            port, str(tdir / "checkpoint"), str(tdir / "result.json"), self.interval
         )
+        linger = ours.pop("HS_METRICS_LINGER")
+        env.update(ours)
+        env.update({"HS_METRICS_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
         # Keep serving a little after the end, so the last windows are scraped before exit.
-        env.setdefault("HS_METRICS_LINGER", str(round(3 * self.interval + 5, 1)))
+        env.setdefault("HS_METRICS_LINGER", linger)
         # What makes small trials cheap on one machine (a trainer that doesn't know them ignores
         # them): data decoded and hashed once for all trials, and trials forked from one warm
         # process instead of each importing torch. The manifest's env or the caller's win.
@@ -223,10 +213,12 @@ class LocalRunner:
                     env[name] = str(self.threads)
         proc = TrialProcess(command.argv, env, tdir / "log.txt", command.cwd)
         measured = trial.compute_source == "rusage"
+        url = metrics_url("127.0.0.1", port, self.spec.metrics.path)
+        self.monitor.watch(trial_id, url)
         self.live[trial_id] = _Live(
             trial_id,
             proc,
-            metrics_url("127.0.0.1", port, self.spec.metrics.path),
+            url,
             device,
             cpu_base=(trial.cpu_seconds or 0.0) if measured else 0.0,
             gpu_base=(trial.gpu_seconds or 0.0) if measured else 0.0,
@@ -244,6 +236,7 @@ class LocalRunner:
         )
 
     def _stop(self, trial_id: int) -> None:
+        self.monitor.forget(trial_id)
         lv = self.live.pop(trial_id, None)
         if lv is not None:
             lv.process.terminate()
@@ -295,49 +288,28 @@ class LocalRunner:
 
     # ----------------------------------------------------------------- one tick
 
-    async def _scrape(self, session: aiohttp.ClientSession, lv: _Live) -> None:
-        m = self.spec.metrics
-        try:
-            text = await fetch_metrics(session, lv.url, m.timeout_seconds)
-            report = parse_report(text, m, self.spec.metric, lv.sumcount)
-        except ScrapeError as e:
-            if e.terminal and lv.trial in self.live:
-                self._fail(lv, f"metrics endpoint broke the protocol: {e}")
-                return
-            lv.failures += 1
-            lv.last_error = str(e)
-            return
-        lv.served, lv.failures, lv.last_error = True, 0, ""
-        self._take(lv, report)
-
-    def _take(self, lv: _Live, report: TrialReport) -> None:
-        trial = self.search.trials[lv.trial]
-        seen = (report.position, report.examples)
-        if seen != lv.last_seen:
-            lv.last_seen, lv.last_change = seen, time.monotonic()
-        if report.cpu_seconds is None:
-            self._measure(lv)
-        if report.position < trial.position or report.examples < trial.examples:
-            return  # restarted from an older checkpoint: catching up to what was observed
-        cpu, gpu = report.cpu_seconds, report.gpu_seconds
-        if trial.compute_source == "trainer" and (cpu or 0.0) < (trial.cpu_seconds or 0.0):
-            cpu = gpu = None  # a resumed trainer's counter catching up: keep the last reading
-        fresh = {
-            w: s
-            for w, s in report.windows.items()
-            if w not in trial.windows or trial.windows[w] != s
-        }
-        if fresh or report.position != trial.position or report.examples != trial.examples:
-            self.apply(
-                self.search.observe(
-                    lv.trial,
-                    TrialReport(report.position, report.examples, fresh, report.done, cpu, gpu),
-                )
-            )
+    def _take(self, rnd: Round) -> None:
+        """One scrape round into the engine: one batched call, as in the operator and replay."""
+        for tid, served in rnd.served.items():
+            if served.cpu_seconds is None and tid in self.live:
+                self._measure(self.live[tid])  # no compute counters: the process's own rusage
+        for tid, why in rnd.broken:
+            if tid in self.live:
+                self._fail(self.live[tid], why)
+        reports = {t: r for t, r in rnd.reports.items() if t in self.live}
+        changed = any(
+            r.windows
+            or r.position != self.search.trials[t].position
+            or r.examples != self.search.trials[t].examples
+            for t, r in reports.items()
+        )
+        if reports:
+            self.apply(self.search.observe_all(reports))
+        if changed:
             self.save()
-        if report.done and not lv.done and lv.trial in self.live:
-            lv.done = True
-            lv.process.terminate()  # it lingers to be scraped; it has nothing left to do
+        for tid in rnd.done:
+            if tid in self.live:
+                self.live[tid].process.terminate()  # it lingers to be scraped; nothing left to do
 
     def _check_exits(self) -> None:
         for tid, lv in list(self.live.items()):
@@ -345,6 +317,7 @@ class LocalRunner:
             if code is None:
                 continue
             del self.live[tid]
+            self.monitor.forget(tid)
             self._measure(lv)  # exact: the rusage of the reaped process
             self._ended(tid, code)
             name = self.search.trials[tid].name
@@ -367,30 +340,11 @@ class LocalRunner:
 
     def _check_health(self) -> None:
         now = time.monotonic()
-        m = self.spec.metrics
-        for lv in list(self.live.values()):
-            if lv.done:
-                continue
-            age = now - lv.process.started
-            if not lv.served and age >= self.options.startup_timeout:
-                self._fail(
-                    lv,
-                    f"metrics endpoint {lv.url} never answered in "
-                    f"{self.options.startup_timeout:g}s ({lv.last_error or 'no response'})",
-                )
-            elif lv.served and lv.failures >= m.max_failures:
-                self._fail(
-                    lv,
-                    f"{lv.failures} scrapes in a row failed (maxFailures={m.max_failures}): "
-                    f"{lv.last_error}",
-                )
-            elif lv.served and now - lv.last_change >= self.options.hang_timeout:
-                pos = self.search.trials[lv.trial].position
-                self._fail(
-                    lv,
-                    f"hung: no progress for {self.options.hang_timeout:g}s "
-                    f"(stuck at {self.spec.window_name} {pos:g})",
-                )
+        for tid, lv in list(self.live.items()):
+            watch = self.monitor.watches.get(tid)
+            why = watch and self.health.verdict(watch, now, self.spec.window_name)
+            if why:
+                self._fail(lv, why)
 
     # ----------------------------------------------------------------- main loop
 
@@ -410,8 +364,8 @@ class LocalRunner:
                     self.apply(self.search.step())
                     if self.search.phase != "Running":
                         break
-                    lives = list(self.live.values())
-                    await asyncio.gather(*(self._scrape(session, lv) for lv in lives))
+                    rnd = await self.monitor.scrape(session, self.search.trials, list(self.live))
+                    self._take(rnd)
                     self._check_exits()
                     self._check_health()
                     self.display.refresh()

@@ -1,0 +1,140 @@
+"""Scraping running trials and turning what they serve into the engine's reports.
+
+One implementation for both executors: each round the executor names the running trials and
+their metrics URLs; :meth:`Monitor.scrape` reads them concurrently (bounded in time, bytes and
+samples, parsed off the event loop), keeps each trial's :class:`TrialWatch`, and returns the
+batch for one ``Search.observe_all`` call. Reports are filtered here the same way everywhere: a
+trainer resumed from an older checkpoint is ignored while it catches up, and only windows that
+are new or changed are passed on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from hypersearch.engine import Trial, TrialReport
+from hypersearch.scrape import ScrapeError, SumCountState, fetch_metrics, parse_report
+from hypersearch.spec.model import SearchSpec
+
+
+@dataclass
+class TrialWatch:
+    """What the executor knows of one running trial between rounds (rebuilt after a restart)."""
+
+    url: str
+    since: float = field(default_factory=time.monotonic)  # watched from (monotonic seconds)
+    answered: bool = False
+    failures: int = 0  # consecutive failed scrapes
+    failing_since: float | None = None
+    last_error: str = ""
+    last_seen: tuple[float, float] = (-1.0, -1.0)  # position, examples
+    last_change: float = field(default_factory=time.monotonic)
+    done: bool = False  # the trainer said it finished (it lingers only to be scraped)
+    sumcount: SumCountState = field(default_factory=SumCountState)
+
+    def failed_scrape(self, error: str, now: float) -> None:
+        self.failures += 1
+        self.last_error = error
+        if self.failing_since is None:
+            self.failing_since = now
+
+    def served(self, report: TrialReport, now: float) -> None:
+        self.answered = True
+        self.failures, self.failing_since, self.last_error = 0, None, ""
+        seen = (report.position, report.examples)
+        if seen != self.last_seen:
+            self.last_seen, self.last_change = seen, now
+
+
+def engine_report(trial: Trial, report: TrialReport) -> TrialReport | None:
+    """What of a scrape the engine should see: None while a resumed trainer catches up to what
+    was already observed; otherwise only new or changed windows, and compute counters only when
+    they did not go back (a resumed trainer's counter restarting)."""
+    if report.position < trial.position or report.examples < trial.examples:
+        return None
+    cpu, gpu = report.cpu_seconds, report.gpu_seconds
+    if trial.compute_source == "trainer" and (cpu or 0.0) < (trial.cpu_seconds or 0.0):
+        cpu = gpu = None
+    fresh = {w: s for w, s in report.windows.items() if trial.windows.get(w) != s}
+    return TrialReport(report.position, report.examples, fresh, report.done, cpu, gpu)
+
+
+@dataclass
+class Round:
+    """One scrape round: reports for ``observe_all``, what the trainers served as it was (for
+    executors that measure compute themselves), trainers that said they are done, and trials
+    whose trainer broke the protocol (to fail at once)."""
+
+    reports: dict[int, TrialReport] = field(default_factory=dict)
+    served: dict[int, TrialReport] = field(default_factory=dict)
+    done: list[int] = field(default_factory=list)
+    broken: list[tuple[int, str]] = field(default_factory=list)
+    seen_at: float = 0.0
+
+
+class Monitor:
+    """The running trials' watches, and one scrape round at a time."""
+
+    def __init__(self, spec: SearchSpec, concurrency: int = 64) -> None:
+        self.spec = spec
+        self.watches: dict[int, TrialWatch] = {}
+        self.concurrency = concurrency
+
+    def watch(self, trial_id: int, url: str, now: float | None = None) -> TrialWatch:
+        """The trial's watch, started now if it has none (or its URL changed: a new process)."""
+        current = self.watches.get(trial_id)
+        if current is None or current.url != url:
+            t = time.monotonic() if now is None else now
+            current = self.watches[trial_id] = TrialWatch(url, since=t, last_change=t)
+        return current
+
+    def forget(self, trial_id: int) -> None:
+        self.watches.pop(trial_id, None)
+
+    async def scrape(
+        self, session: aiohttp.ClientSession, trials: Sequence[Trial], ids: Sequence[int]
+    ) -> Round:
+        """Scrape the watched trials ``ids`` concurrently; ``trials`` is the engine's view."""
+        m = self.spec.metrics
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(tid: int) -> tuple[int, TrialReport | ScrapeError]:
+            w = self.watches[tid]
+            async with limit:
+                try:
+                    text = await fetch_metrics(session, w.url, m.timeout_seconds)
+                    # Parsing a large body takes CPU: off the event loop.
+                    parsed = await asyncio.to_thread(
+                        parse_report, text, m, self.spec.metric, w.sumcount
+                    )
+                except ScrapeError as e:
+                    return tid, e
+            return tid, parsed
+
+        results = await asyncio.gather(*(one(t) for t in ids if t in self.watches))
+        out = Round(seen_at=time.monotonic())
+        for tid, result in results:
+            w = self.watches[tid]
+            if isinstance(result, ScrapeError):
+                w.failed_scrape(str(result), out.seen_at)
+                if result.terminal and not w.done:
+                    w.done = True  # reported once
+                    out.broken.append((tid, f"metrics endpoint broke the protocol: {result}"))
+                continue
+            w.served(result, out.seen_at)
+            out.served[tid] = result
+            report = engine_report(trials[tid], result)
+            if report is not None:
+                out.reports[tid] = report
+            if result.done and not w.done:
+                w.done = True
+                out.done.append(tid)
+        return out
+
+
+__all__ = ["Monitor", "Round", "TrialWatch", "engine_report"]
