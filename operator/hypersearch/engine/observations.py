@@ -53,39 +53,23 @@ class TrialReport:
 
 
 def report_problem(
-    report: TrialReport,
-    previous_position: float,
-    previous_examples: float,
-    windows: int,
-    previous_cpu: float | None = None,
-    previous_gpu: float | None = None,
-    known_strata: Collection[str] = (),
+    report: TrialReport, windows: int, known_strata: Collection[str] = ()
 ) -> str | None:
     """Why a report is garbage (and the trial must fail), or None when it is sound.
 
-    ``known_strata`` are the strata the search has seen so far: each new one costs two
-    trials x windows matrices, so a search never holds more than :data:`MAX_STRATA`.
-
-    ``previous_cpu``/``previous_gpu`` are the trainer's last counter readings, if any.
+    The one place reports are checked: executors pass what trainers serve unfiltered. Going
+    back is not garbage (a trainer resumed from an older checkpoint catches up; see
+    :func:`catching_up`). ``known_strata`` are the strata the search has seen so far: each new
+    one costs two trials x windows matrices, so a search never holds more than
+    :data:`MAX_STRATA`.
     """
     if not math.isfinite(report.position) or report.position < 0:
         return f"reported an invalid position {report.position!r}"
-    if report.position < previous_position - 1e-9:
-        return f"position went backwards from {previous_position:g} to {report.position:g}"
     if not math.isfinite(report.examples) or report.examples < 0:
         return f"reported an invalid example count {report.examples!r}"
-    if report.examples < previous_examples - 1e-9:
-        return f"example count went backwards from {previous_examples:g} to {report.examples:g}"
-    for what, value, previous in (
-        ("CPU", report.cpu_seconds, previous_cpu),
-        ("GPU", report.gpu_seconds, previous_gpu),
-    ):
-        if value is None:
-            continue
-        if not math.isfinite(value) or value < 0:
+    for what, value in (("CPU", report.cpu_seconds), ("GPU", report.gpu_seconds)):
+        if value is not None and (not math.isfinite(value) or value < 0):
             return f"reported invalid {what}-seconds {value!r}"
-        if previous is not None and value < previous - 1e-6:
-            return f"{what}-seconds went backwards from {previous:g} to {value:g}"
     for w, stat in report.windows.items():
         if not 0 <= w < windows:
             return f"reported window {w}, outside the stream's {windows} windows"

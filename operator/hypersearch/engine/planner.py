@@ -105,30 +105,32 @@ class Search:
             if trial.state is not TrialState.RUNNING or self.phase != "Running":
                 continue
             report = reports[trial_id]
-            counted = trial.compute_source == "trainer"
-            problem = report_problem(
-                report,
-                trial.position,
-                trial.examples,
-                self.spec.windows,
-                previous_cpu=trial.cpu_seconds if counted else None,
-                previous_gpu=trial.gpu_seconds if counted else None,
-                known_strata=self.table.strata.keys(),
-            )
+            problem = report_problem(report, self.spec.windows, self.table.strata.keys())
             if problem:
                 actions += self._fail(trial, f"reported garbage: {problem}", kill=True)
                 continue
+            if report.position < trial.position or report.examples < trial.examples:
+                continue  # resumed from an older checkpoint: catching up to what was observed
+            counted = trial.compute_source == "trainer"
+            cpu, gpu = report.cpu_seconds, report.gpu_seconds
+            if counted and (cpu is None or cpu < (trial.cpu_seconds or 0.0)):
+                cpu = None  # a resumed trainer's counter catching up: keep the last reading
+            if counted and (gpu is None or gpu < (trial.gpu_seconds or 0.0)):
+                gpu = None
+            # Only new or changed windows: the table is updated in place.
+            fresh = {w: s for w, s in report.windows.items() if trial.windows.get(w) != s}
             trial.position = report.position
             trial.examples = report.examples
-            trial.windows.update(report.windows)
-            if report.cpu_seconds is not None:
-                trial.cpu_seconds = report.cpu_seconds
-                trial.gpu_seconds = report.gpu_seconds or 0.0
+            trial.windows.update(fresh)
+            if cpu is not None:
+                if gpu is not None or not counted:  # counted: a GPU counter catching up stays
+                    trial.gpu_seconds = gpu or 0.0
+                trial.cpu_seconds = cpu
                 trial.compute_source = "trainer"
-            elif report.gpu_seconds is not None and counted:
-                trial.gpu_seconds = report.gpu_seconds
+            elif gpu is not None and counted:
+                trial.gpu_seconds = gpu
             if trial.stage == 1:
-                self._record(trial, report.windows)
+                self._record(trial, fresh)
                 recorded.append(trial)
         for trial in recorded:
             if trial.state is TrialState.RUNNING and self.phase == "Running":

@@ -496,10 +496,10 @@ class SearchController:
         """Scrape every target concurrently, then hand the batch to the engine at once."""
         assert self.search is not None and self.monitor is not None
         t0 = time.monotonic()
-        rnd = await self.monitor.scrape(session, self.search.trials, list(targets))
+        rnd = await self.monitor.scrape(session, list(targets))
         metrics.SCRAPE_SECONDS.observe(time.monotonic() - t0)
-        metrics.SCRAPES.labels("ok").inc(len(rnd.served))
-        metrics.SCRAPES.labels("error").inc(len(targets) - len(rnd.served))
+        metrics.SCRAPES.labels("ok").inc(len(rnd.reports))
+        metrics.SCRAPES.labels("error").inc(len(targets) - len(rnd.reports))
         self._pending_failures += rnd.broken
         await self.apply(self.search.observe_all(rnd.reports), seen=rnd.seen_at)
         for tid in rnd.done:

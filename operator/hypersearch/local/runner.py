@@ -290,26 +290,25 @@ class LocalRunner:
 
     def _take(self, rnd: Round) -> None:
         """One scrape round into the engine: one batched call, as in the operator and replay."""
-        for tid, served in rnd.served.items():
+        for tid, served in rnd.reports.items():
             if served.cpu_seconds is None and tid in self.live:
                 self._measure(self.live[tid])  # no compute counters: the process's own rusage
         for tid, why in rnd.broken:
             if tid in self.live:
                 self._fail(self.live[tid], why)
         reports = {t: r for t, r in rnd.reports.items() if t in self.live}
-        changed = any(
-            r.windows
-            or r.position != self.search.trials[t].position
-            or r.examples != self.search.trials[t].examples
-            for t, r in reports.items()
-        )
+        before = [self._progress(t) for t in reports]
         if reports:
             self.apply(self.search.observe_all(reports))
-        if changed:
+        if [self._progress(t) for t in reports] != before:
             self.save()
         for tid in rnd.done:
             if tid in self.live:
                 self.live[tid].process.terminate()  # it lingers to be scraped; nothing left to do
+
+    def _progress(self, trial_id: int) -> tuple[str, float, float, int]:
+        t = self.search.trials[trial_id]
+        return t.state.value, t.position, t.examples, len(t.windows)
 
     def _check_exits(self) -> None:
         for tid, lv in list(self.live.items()):
@@ -364,7 +363,7 @@ class LocalRunner:
                     self.apply(self.search.step())
                     if self.search.phase != "Running":
                         break
-                    rnd = await self.monitor.scrape(session, self.search.trials, list(self.live))
+                    rnd = await self.monitor.scrape(session, list(self.live))
                     self._take(rnd)
                     self._check_exits()
                     self._check_health()

@@ -5,7 +5,7 @@ processes: the local runner and the operator each add only what is specific to w
 
 from hypersearch.monitor.health import HealthPolicy
 from hypersearch.monitor.protocol import TemplateError, executor_env, linger_seconds, substitute
-from hypersearch.monitor.watch import Monitor, Round, TrialWatch, engine_report
+from hypersearch.monitor.watch import Monitor, Round, TrialWatch
 
 __all__ = [
     "HealthPolicy",
@@ -13,7 +13,6 @@ __all__ = [
     "Round",
     "TemplateError",
     "TrialWatch",
-    "engine_report",
     "executor_env",
     "linger_seconds",
     "substitute",

@@ -3,9 +3,8 @@
 One implementation for both executors: each round the executor names the running trials and
 their metrics URLs; :meth:`Monitor.scrape` reads them concurrently (bounded in time, bytes and
 samples, parsed off the event loop), keeps each trial's :class:`TrialWatch`, and returns the
-batch for one ``Search.observe_all`` call. Reports are filtered here the same way everywhere: a
-trainer resumed from an older checkpoint is ignored while it catches up, and only windows that
-are new or changed are passed on.
+batch for one ``Search.observe_all`` call, unfiltered: the engine alone judges reports (garbage,
+a resumed trainer catching up, windows already seen).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from hypersearch.engine import Trial, TrialReport
+from hypersearch.engine import TrialReport
 from hypersearch.scrape import ScrapeError, SumCountState, fetch_metrics, parse_report
 from hypersearch.spec.model import SearchSpec
 
@@ -51,27 +50,12 @@ class TrialWatch:
             self.last_seen, self.last_change = seen, now
 
 
-def engine_report(trial: Trial, report: TrialReport) -> TrialReport | None:
-    """What of a scrape the engine should see: None while a resumed trainer catches up to what
-    was already observed; otherwise only new or changed windows, and compute counters only when
-    they did not go back (a resumed trainer's counter restarting)."""
-    if report.position < trial.position or report.examples < trial.examples:
-        return None
-    cpu, gpu = report.cpu_seconds, report.gpu_seconds
-    if trial.compute_source == "trainer" and (cpu or 0.0) < (trial.cpu_seconds or 0.0):
-        cpu = gpu = None
-    fresh = {w: s for w, s in report.windows.items() if trial.windows.get(w) != s}
-    return TrialReport(report.position, report.examples, fresh, report.done, cpu, gpu)
-
-
 @dataclass
 class Round:
-    """One scrape round: reports for ``observe_all``, what the trainers served as it was (for
-    executors that measure compute themselves), trainers that said they are done, and trials
-    whose trainer broke the protocol (to fail at once)."""
+    """One scrape round: reports for ``observe_all``, trainers that said they are done, and
+    trials whose trainer broke the protocol (to fail at once)."""
 
     reports: dict[int, TrialReport] = field(default_factory=dict)
-    served: dict[int, TrialReport] = field(default_factory=dict)
     done: list[int] = field(default_factory=list)
     broken: list[tuple[int, str]] = field(default_factory=list)
     seen_at: float = 0.0
@@ -96,10 +80,8 @@ class Monitor:
     def forget(self, trial_id: int) -> None:
         self.watches.pop(trial_id, None)
 
-    async def scrape(
-        self, session: aiohttp.ClientSession, trials: Sequence[Trial], ids: Sequence[int]
-    ) -> Round:
-        """Scrape the watched trials ``ids`` concurrently; ``trials`` is the engine's view."""
+    async def scrape(self, session: aiohttp.ClientSession, ids: Sequence[int]) -> Round:
+        """Scrape the watched trials ``ids`` concurrently."""
         m = self.spec.metrics
         limit = asyncio.Semaphore(self.concurrency)
 
@@ -127,14 +109,11 @@ class Monitor:
                     out.broken.append((tid, f"metrics endpoint broke the protocol: {result}"))
                 continue
             w.served(result, out.seen_at)
-            out.served[tid] = result
-            report = engine_report(trials[tid], result)
-            if report is not None:
-                out.reports[tid] = report
+            out.reports[tid] = result
             if result.done and not w.done:
                 w.done = True
                 out.done.append(tid)
         return out
 
 
-__all__ = ["Monitor", "Round", "TrialWatch", "engine_report"]
+__all__ = ["Monitor", "Round", "TrialWatch"]
