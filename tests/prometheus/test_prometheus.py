@@ -19,6 +19,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,32 @@ def substitute(expr: str, namespace: str, search: str, job: str, range_s: int) -
     return expr
 
 
+def _epoch(rfc3339: str) -> float:
+    """Seconds since the epoch of Prometheus's RFC 3339 times (nanoseconds, ``Z``)."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", rfc3339)
+    assert m, rfc3339
+    fraction = float(m.group(2) or 0.0)
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(m.group(1) + zone).timestamp() + fraction
+
+
+def caught_up(prometheus: Prometheus, job: str, namespace: str, search: str, since: float) -> bool:
+    """Has Prometheus scraped the search's final phase a few times (so that a range query
+    with a 1 s step sees it), and evaluated every alert rule after ``since``?"""
+    selector = (
+        f'hypersearch_operator_search_phase{{job="{job}", namespace="{namespace}", '
+        f'search="{search}", phase="Succeeded"}}'
+    )
+    scrapes = prometheus.api("query", query=f"count_over_time({selector}[5m])")["result"]
+    if not scrapes or float(scrapes[0]["value"][1]) < 3:
+        return False
+    rules = [r for g in prometheus.api("rules")["groups"] for r in g["rules"]]
+    return bool(rules) and all(
+        not r["lastEvaluation"].startswith("0001") and _epoch(r["lastEvaluation"]) > since
+        for r in rules
+    )
+
+
 def dashboard_targets() -> list[tuple[str, Obj]]:
     board = json.loads(DASHBOARD.read_text())
     return [(p["title"], t) for p in board["panels"] for t in p.get("targets", [])]
@@ -242,20 +269,27 @@ def test_dashboard_and_alerts_have_data_during_a_search(
     writer = TargetWriter(cluster, namespace, sd_file)
     writer.start()
     started = time.time()
+    job = next(o for o in rendered if o["kind"] == "Service")["metadata"]["name"]
     try:
         create_search(k8s, namespace, tiny_search("tiny"))
         search = wait_phase(
             cluster, k8s, namespace, "tiny", ("Succeeded", "Failed", "Invalid"), 300
         )
         assert search["status"]["phase"] == "Succeeded", search["status"].get("reason")
-        time.sleep(4)  # a few more scrapes and rule evaluations after the end
+        finished = time.time()
+        # Wait (rather than sleep) until Prometheus has scraped the operator a few times after
+        # the end and evaluated every alert rule since.
+        cluster.wait(
+            lambda: caught_up(prometheus, job, namespace, "tiny", finished),
+            120,
+            "Prometheus to scrape the finished search and evaluate its rules",
+        )
     finally:
         writer.done.set()
         writer.join(10)
     assert writer.error is None, writer.error
     assert len(writer.seen) >= 5, writer.seen
     end = time.time()
-    job = next(o for o in rendered if o["kind"] == "Service")["metadata"]["name"]
 
     # Targets: the operator and trainers were scraped successfully.
     active = prometheus.api("targets")["activeTargets"]
