@@ -1,6 +1,6 @@
 """Run configuration from command-line flags and ``HS_*`` environment variables (flags win).
 
-Executors drive the trainer with environment variables only (DESIGN §3), so a user's own trainer
+Executors drive the trainer with environment variables only (docs/design.md §3), so a user's own trainer
 can take part by reading the same names; the flags exist for people at a terminal.
 """
 

@@ -1,4 +1,4 @@
-"""Prometheus exporter for the metrics protocol of DESIGN §3.
+"""Prometheus exporter for the metrics protocol of docs/design.md §3.
 
 The training loop only updates plain numbers under a lock; a custom collector renders them when
 scraped, on prometheus-client's own HTTP thread, so a scrape never blocks a training step for

@@ -293,7 +293,7 @@ def hyperband(rate: float = 1.0, eta: float = 3.0, min_windows: int = COMPARE_WI
 
 
 def rate_halving(rates: Sequence[float], eta: float = 3.0, keep_at_least: int = 3) -> Method:
-    """Successive halving over the sub-sampling rate (DESIGN section 5): every run spans the
+    """Successive halving over the sub-sampling rate (docs/design.md §5): every run spans the
     whole horizon and is judged on the target window itself; the best 1/eta are re-run at the
     next rate (a fresh run: its full cost counts again)."""
 

@@ -1,6 +1,6 @@
 """Search quality: compute against regret@k on real drifting data, all methods side by side.
 
-Definitions (DESIGN section 4): cost is compute, the CPU-seconds the trainer processes spent
+Definitions (docs/design.md §4): cost is compute, the CPU-seconds the trainer processes spent
 (start-up included, as every trial pays it) over both stages: stage 1 up to where each run was
 stopped, stage 2 being full training of the method's top 3. Compute reduction is a full search's
 CPU-seconds divided by that, measured in the same run; the reduction in training examples is

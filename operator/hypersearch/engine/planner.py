@@ -33,7 +33,7 @@ STATE_VERSION = 1
 
 
 def trial_env(spec: SearchSpec, trial: Trial) -> dict[str, str]:
-    """The control-protocol environment of a trial (DESIGN section 3)."""
+    """The control-protocol environment of a trial (docs/design.md §3)."""
     env = {f"HS_PARAM_{k}": str(v) for k, v in trial.params.items()}
     env.update(trial.data.env())
     env.update(

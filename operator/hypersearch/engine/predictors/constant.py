@@ -10,7 +10,7 @@ from hypersearch.engine.predictors.base import PredictionContext, Predictor, poo
 class ConstantPredictor(Predictor):
     """``alpha_W + mean(m_c(w) - alpha_w)`` over the trial's last ``recentWindows`` windows.
 
-    The strong baseline (DESIGN section 5): it assumes nothing about learning curves, so it can't
+    The strong baseline (docs/design.md §5): it assumes nothing about learning curves, so it can't
     promote a run for a steep early slope.
     """
 

@@ -2,10 +2,10 @@
 
 ``h(n) = 1 / sqrt(n)`` of the data seen (windows times sampling rate) saturates, so extrapolating
 to a full-data run at the target window moves the gap toward ``a_c`` by a bounded amount. Lessons
-from real drifting data (DESIGN section 5) are built in: slopes are shrunk toward the cohort mean
-with an empirical-Bayes ridge, the predicted change is clipped to twice the cohort's spread of gaps, and
-the whole cohort falls back to the constant predictor unless the fit predicts held-back recent
-windows better than the constant does.
+from real drifting data (docs/design.md §5) are built in: slopes are shrunk toward the cohort's
+median slope with an empirical-Bayes ridge, the predicted change is clipped to twice the cohort's
+spread of gaps, and the whole cohort falls back to the constant predictor unless the fit predicts
+held-back recent windows better than the constant does.
 """
 
 from __future__ import annotations
