@@ -121,7 +121,8 @@ def test_stage2_with_a_custom_workload_kind(
                 }}}},
             },
         }  # fmt: skip
-        operator_factory()
+        # The administrator allows the kind (as the chart's workloadKinds value does).
+        operator_factory(f"--workload-kind={GROUP}/v1/{KIND}")
         create_search(k8s, namespace, doc)
         search = wait_phase(cluster, k8s, namespace, "custom", ("Succeeded", "Failed"))
     finally:
