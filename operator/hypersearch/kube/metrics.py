@@ -155,6 +155,16 @@ PER_SEARCH = (
 )
 
 
+def export_status(namespace: str, search: str, status: dict[str, Any]) -> None:
+    """A search's phase, trial counts and cost, from the status just written."""
+    if status.get("phase"):
+        set_search_phase(namespace, search, status["phase"])
+    for state, count in (status.get("trials") or {}).items():
+        if state != "total":
+            TRIALS.labels(namespace, search, state).set(count)
+    export_cost(namespace, search, status.get("cost") or {})
+
+
 def forget_search(namespace: str, search: str) -> None:
     """Drop every series of a deleted search, so that deleted searches don't pile up."""
     with _phases_lock:

@@ -1,0 +1,282 @@
+"""One search in the operator: its state, loading it (validation, the administrator's rules,
+resuming from the cluster) and writing it back. The control loop is :mod:`controller`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kubernetes.client.exceptions import ApiException
+
+from hypersearch.engine import Search, StartTrial
+from hypersearch.engine.planner import trial_env
+from hypersearch.kube import metrics, names, trail
+from hypersearch.kube.api import Kube, owned_by
+from hypersearch.kube.children import ChildRefused, Children
+from hypersearch.kube.conditions import set_condition
+from hypersearch.kube.resources import trial_resource
+from hypersearch.kube.state import pod_ledgers, restore, spec_digest
+from hypersearch.kube.status import StatusWriter, search_status
+from hypersearch.kube.usage import PodUse
+from hypersearch.monitor import HealthPolicy, Monitor
+from hypersearch.spec import SpecInvalid, check, parse
+from hypersearch.spec.model import SearchSpec
+from hypersearch.spec.safety import DEFAULT_WORKLOAD_KINDS, Admission, safety_errors
+
+Obj = dict[str, Any]
+log = logging.getLogger("hypersearch.operator")
+FINAL_PHASES = ("Succeeded", "Failed", "Invalid")
+
+
+class EventSink(Protocol):
+    def __call__(self, type_: str, reason: str, message: str) -> None: ...
+
+
+@dataclass
+class Options:
+    """Operator-wide knobs (flags of ``hypersearch operator``)."""
+
+    startup_grace: float = 90.0  # a pod's endpoint may stay silent this long after it runs
+    hang_seconds: float = 600.0  # a trial whose position does not move this long has hung
+    max_pod_recreations: int = 3  # pods deleted by someone else are recreated this often
+    scrape_concurrency: int = 64
+    progress_persist_seconds: float = 30.0  # position-only changes are written this often
+    # Stage-2 kinds the administrator allows (``group/version/Kind``), as in the admission policy.
+    workload_kinds: frozenset[str] = frozenset(DEFAULT_WORKLOAD_KINDS)
+    # The operator's own namespace: searches there are refused (its pods could run as the
+    # operator's ServiceAccount, whose token manages every watched namespace).
+    refused_namespace: str | None = None
+
+
+def plain(value: Any) -> Any:
+    """A Kopf body (mapping views) as plain JSON data."""
+    if isinstance(value, dict) or hasattr(value, "items"):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _trial_id(resource: Obj) -> int:
+    try:
+        return int((resource.get("spec") or {})["id"])
+    except (KeyError, TypeError, ValueError):
+        return -1
+
+
+class SearchBase:
+    """One search's state in the operator, how it is loaded (validated, checked against the
+    administrator's rules, resumed from the cluster) and how it is written back."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        body: Obj,
+        events: EventSink,
+        options: Options | None = None,
+    ) -> None:
+        self.kube = kube
+        self.body = plain(body)
+        self.name: str = self.body["metadata"]["name"]
+        self.uid: str = self.body["metadata"].get("uid") or ""
+        self.namespace: str = self.body["metadata"]["namespace"]
+        self.generation: int | None = self.body["metadata"].get("generation")
+        self.status: Obj = dict(self.body.get("status") or {})
+        self.events = events
+        self.options = options or Options()
+        self.spec: SearchSpec | None = None
+        self.admission = Admission(workload_kinds=self.options.workload_kinds)
+        self.search: Search | None = None
+        self.monitor: Monitor | None = None
+        self.health: HealthPolicy | None = None
+        self.recreated: dict[int, int] = {}
+        self.writer = StatusWriter(
+            kube, self.namespace, self.name, self.options.progress_persist_seconds
+        )
+        self.children = Children(kube, self.namespace, self.uid, self.admission)
+        self._pending_failures: list[tuple[int, str]] = []
+        self.rounds = 0
+        self.resumed = False
+        # Each trial's pods: requests and lifetimes (persisted in the Trial status).
+        self.pods: dict[int, dict[str, PodUse]] = {}
+        self.now = time.time()  # wall clock of this round (pod timestamps are wall clock)
+        self._listed_at: float | None = None  # when pods were last listed
+
+    # ----------------------------------------------------------------- loading
+
+    def _document(self, spec: Obj) -> Obj:
+        return {
+            "apiVersion": names.API_VERSION,
+            "kind": names.SEARCH_KIND,
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": spec,
+        }
+
+    async def load(self) -> bool:
+        """Validate, then rebuild the engine from the cluster; False when there is nothing to do."""
+        if self.status.get("phase") in FINAL_PHASES:
+            metrics.set_search_phase(self.namespace, self.name, self.status["phase"])
+            return False
+        current = self.body.get("spec") or {}
+        accepted = self.status.get("acceptedSpec")
+        spec_doc = accepted if isinstance(accepted, dict) else current
+        _, errors = check(self._document(spec_doc))
+        if errors:
+            await self._invalid("; ".join(str(e) for e in errors))
+            return False
+        try:
+            self.spec = parse(self._document(spec_doc))
+        except SpecInvalid as e:
+            await self._invalid("; ".join(str(x) for x in e.errors))
+            return False
+        if self.namespace == self.options.refused_namespace:
+            await self._invalid(
+                f"metadata.namespace: {self.namespace} is the operator's own namespace, which it "
+                "does not manage; create the search in a namespace of its own"
+            )
+            return False
+        self.monitor = Monitor(self.spec, self.options.scrape_concurrency)
+        self.health = HealthPolicy(
+            startup_seconds=self.options.startup_grace,
+            max_failures=self.spec.metrics.max_failures,
+            progress_seconds=self.options.hang_seconds,
+        )
+        namespace = await self.kube.get_namespace(self.namespace)
+        self.admission = Admission.for_namespace(namespace, self.options.workload_kinds)
+        self.children = Children(self.kube, self.namespace, self.uid, self.admission)
+        unsafe = safety_errors(self.spec, self.admission)
+        if unsafe:
+            await self._invalid("; ".join(str(e) for e in sorted(unsafe)))
+            return False
+        if accepted is not None and spec_digest(current) != spec_digest(accepted):
+            await self._reject_edit()
+        listed = await self.kube.list(
+            self.namespace, names.API_VERSION, names.TRIAL_KIND, names.search_selector(self.name)
+        )
+        # Only this search's own Trials: not a deleted namesake's, nor a forged one (whose id
+        # could make the engine allocate that many records).
+        most = self.spec.trials + self.spec.top_k
+        resources = [r for r in listed if owned_by(r, self.uid) and _trial_id(r) in range(most)]
+        self.search = restore(self.spec, self.status, resources)
+        self.pods = pod_ledgers(resources)
+        stored = {int(r["spec"]["id"]) for r in resources if (r.get("status") or {}).get("record")}
+        for trial in self.search.trials:  # what the cluster holds now: no need to rewrite
+            if trial.id in stored:
+                self.writer.remember(trial, self.pods.get(trial.id))
+        if not self.status.get("acceptedSpec"):
+            self.status["acceptedSpec"] = current
+            self.status["specDigest"] = spec_digest(current)
+        resumed = self.resumed = bool(resources)
+        self.status["conditions"] = set_condition(
+            self.status.get("conditions") or [],
+            "Running",
+            True,
+            "Resumed" if resumed else "Started",
+            f"resumed with {len(self.search.trials)} trials from the cluster"
+            if resumed
+            else "search started",
+            self.generation,
+        )
+        self.status["conditions"] = set_condition(
+            self.status["conditions"], "Invalid", False, "SpecValid", "the spec is valid",
+            self.generation,
+        )  # fmt: skip
+        if not resumed:
+            self.events("Normal", "Started", f"search started: {self.spec.trials} trials")
+        else:
+            self.events("Normal", "Resumed", f"resumed with {len(self.search.trials)} trials")
+            written = {
+                r["metadata"]["name"]: w
+                for r in resources
+                if (w := trail.written_at(r)) is not None
+            }
+            await self._post_lost_events(written)
+        await self.persist_search(force=True)
+        return True
+
+    async def _post_lost_events(self, written: dict[str, trail.Written]) -> None:
+        """Post the trial events a crashed leader decided on but never got to post."""
+        assert self.search is not None
+        uid = (self.body.get("metadata") or {}).get("uid")
+        if not uid:
+            return
+        try:
+            items = await self.kube.events_about(self.namespace, uid)
+        except ApiException as e:  # e.g. RBAC from an older install without "list events"
+            log.warning("cannot list the events of %s/%s: %s", self.namespace, self.name, e.reason)
+            return
+        posted = [(e.get("type", ""), e.get("reason", ""), e.get("message") or "") for e in items]
+        times = [trail.timestamp((e.get("metadata") or {}).get("creationTimestamp")) for e in items]
+        known = [t for t in times if t is not None]
+        if not known:
+            return  # every event expired (or none was ever posted): nothing to compare with
+        wanted = trail.expected(self.search.trials, written, horizon=min(known))
+        for type_, reason, message in trail.missing(wanted, posted):
+            self.events(type_, reason, message + trail.TAKEOVER_NOTE)
+
+    async def _invalid(self, message: str) -> None:
+        self.status["phase"] = "Invalid"
+        self.status["reason"] = message
+        self.status["conditions"] = set_condition(
+            self.status.get("conditions") or [], "Invalid", True, "SpecInvalid", message,
+            self.generation,
+        )  # fmt: skip
+        self.status["observedGeneration"] = self.generation
+        self.events("Warning", "Invalid", message)
+        metrics.SEARCHES.labels("Invalid").inc()
+        metrics.set_search_phase(self.namespace, self.name, "Invalid")
+        await self.kube.patch_status(self.namespace, names.SEARCH_PLURAL, self.name, self.status)
+
+    async def _reject_edit(self) -> None:
+        message = (
+            "spec edits after the search started are not applied (the running search keeps "
+            "its original spec); create a new HyperSearch instead"
+        )
+        self.status["conditions"] = set_condition(
+            self.status.get("conditions") or [], "SpecChangeRejected", True, "Immutable",
+            message, self.generation,
+        )  # fmt: skip
+        self.events("Warning", "SpecChangeRejected", message)
+
+    def _start_action(self, trial_id: int) -> StartTrial:
+        """The StartTrial of an existing trial (to rebuild its children)."""
+        assert self.search is not None and self.spec is not None
+        t = self.search.trials[trial_id]
+        return StartTrial(t.id, t.name, t.stage, dict(t.params), t.data, trial_env(self.spec, t))
+
+    # ----------------------------------------------------------------- persistence
+
+    async def persist_trial(self, tid: int, force: bool = False, flush: bool = False) -> None:
+        assert self.search is not None
+        trial = self.search.trials[tid]
+
+        async def recreate() -> bool:
+            """Deleted by hand: put the record back so the search stays resumable."""
+            self.events("Warning", "Recreated", f"Trial {trial.name} was deleted; recreating it")
+            body = trial_resource(self.body, self._start_action(tid), trial.source)
+            try:
+                await self.children.create(body, check=False)
+            except ChildRefused as e:
+                log.warning("%s/%s: %s", self.namespace, self.name, e)
+                return False
+            return True
+
+        await self.writer.trial(trial, self.pods.get(tid), recreate, force=force, flush=flush)
+
+    async def persist_search(self, force: bool = False) -> None:
+        assert self.search is not None
+        self.status = search_status(self.search, self.status, self.pods, self.now, self.generation)
+        await self.writer.search(self.status, force=force)
+
+    async def persist(self, force: bool = False) -> None:
+        """Write every changed trial record, then the search status."""
+        assert self.search is not None
+        await asyncio.gather(*(self.persist_trial(t.id, flush=force) for t in self.search.trials))
+        await self.persist_search(force=force)
+
+
+__all__ = ["FINAL_PHASES", "EventSink", "Options", "SearchBase", "plain"]

@@ -1,0 +1,125 @@
+"""Writing a search's state to the cluster: each Trial's status, then the HyperSearch status.
+
+Decisions reach the cluster at once (a restarted operator must not redo or undo them); progress
+alone (new windows, position) is written at most every ``progress_seconds``, since after a
+restart the trainers serve every window again. Writes that would not change anything are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hypersearch.engine import Search, Trial
+from hypersearch.kube import metrics, names
+from hypersearch.kube.api import Kube
+from hypersearch.kube.state import engine_block, trial_status
+from hypersearch.kube.usage import PodUse, resource_seconds
+
+Obj = dict[str, Any]
+Ledgers = dict[int, dict[str, PodUse]]
+
+
+def material(trial: Trial) -> str:
+    """What must reach the cluster at once: the trial's decisions."""
+    return json.dumps(
+        [trial.state.value, trial.reason, trial.next_check, trial.predicted, trial.final]
+    )
+
+
+def search_status(
+    search: Search, previous: Obj, pods: Ledgers, now: float, generation: int | None
+) -> Obj:
+    """The HyperSearch status: ``previous`` (conditions, accepted spec...) with the engine's
+    summary, cost (with requests x lifetime of every pod the search had), engine block and
+    winners."""
+    status = dict(previous)
+    status.update(search.summary())
+    cost = status["cost"]
+    cost["resourceSeconds"] = resource_seconds(pods.values(), now)
+    # The status is merge-patched: a source no trial uses any more must be nulled to go.
+    before = (previous.get("cost") or {}).get("computeSource") or {}
+    cost["computeSource"] = {**dict.fromkeys(before), **cost["computeSource"]}
+    status["engine"] = engine_block(search)
+    status["observedGeneration"] = generation
+    status["winners"] = [
+        {
+            "trial": t.name,
+            "source": search.trials[t.source or 0].name,
+            "params": dict(t.params),
+            "state": t.state.value,
+            "predicted": search.trials[t.source or 0].predicted,
+            "final": t.final,
+            "reason": t.reason,
+        }
+        for t in search.trials
+        if t.stage == 2
+    ]
+    return status
+
+
+class StatusWriter:
+    """One search's writes: what was last written of each Trial, and of the search."""
+
+    def __init__(self, kube: Kube, namespace: str, name: str, progress_seconds: float) -> None:
+        self.kube, self.namespace, self.name = kube, namespace, name
+        self.progress_seconds = progress_seconds
+        self._written: dict[int, tuple[str, str, float]] = {}  # material, full json, when
+        self._search_json = ""
+        self.foreign: set[int] = set()  # trials whose Trial name a stranger's object holds
+
+    def remember(self, trial: Trial, ledger: dict[str, PodUse] | None) -> None:
+        """The cluster already holds this record (after a resume): no need to rewrite it."""
+        full = json.dumps(trial_status(trial, ledger), sort_keys=True)
+        self._written[trial.id] = (material(trial), full, time.monotonic())
+
+    async def trial(
+        self,
+        trial: Trial,
+        ledger: dict[str, PodUse] | None,
+        recreate: Callable[[], Awaitable[bool]],
+        force: bool = False,
+        flush: bool = False,
+    ) -> None:
+        """Write a trial's record when it changed (progress-only changes are throttled unless
+        ``flush``); ``recreate`` puts back a Trial resource deleted by hand (False: a
+        stranger's object holds the name, and nothing is written)."""
+        if trial.id in self.foreign:
+            return
+        status = trial_status(trial, ledger)
+        full = json.dumps(status, sort_keys=True)
+        decided = material(trial)
+        now = time.monotonic()
+        last = self._written.get(trial.id)
+        if last is not None and not force:
+            if last[1] == full:
+                return
+            throttled = now - last[2] < self.progress_seconds
+            if last[0] == decided and throttled and not flush:
+                return
+        plural = names.TRIAL_PLURAL
+        if not await self.kube.patch_status(self.namespace, plural, trial.name, status):
+            if not await recreate():
+                self.foreign.add(trial.id)
+                return
+            await self.kube.patch_status(self.namespace, plural, trial.name, status)
+        self._written[trial.id] = (decided, full, now)
+        if trial.predicted is not None:
+            metrics.PREDICTED.labels(self.namespace, self.name, trial.name).set(trial.predicted)
+        if trial.final is not None:
+            metrics.OBSERVED.labels(self.namespace, self.name, trial.name).set(trial.final)
+
+    async def search(self, status: Obj, force: bool = False) -> bool:
+        """Write the HyperSearch status if it changed; True when written."""
+        text = json.dumps(status, sort_keys=True, default=str)
+        if text == self._search_json and not force:
+            return False
+        self._search_json = text
+        await self.kube.patch_status(self.namespace, names.SEARCH_PLURAL, self.name, status)
+        metrics.export_status(self.namespace, self.name, status)
+        return True
+
+
+__all__ = ["StatusWriter", "material", "search_status"]
