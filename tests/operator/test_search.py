@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cluster import Cluster
 from tests.operator.conftest import (
@@ -132,3 +133,11 @@ def test_two_stage_search_succeeds_under_operator_rbac(
                   "full_search_compute_seconds", "resource_seconds"):  # fmt: skip
         assert f'hypersearch_operator_{gauge}{{namespace="{namespace}"' in text, gauge
     assert "403" not in op.log() and "Forbidden" not in op.log(), op.log()[-3000:]
+    # Pods come from the operator's pod index (one watch), not from a LIST each round: the
+    # LISTs are the Trials at start and the Jobs during stage 2 only.
+    samples = {f.name: f.samples for f in text_string_to_metric_families(text)}
+    rounds = next(s.value for s in samples["hypersearch_operator_round_seconds"]
+                  if s.name.endswith("_count"))  # fmt: skip
+    lists = sum(s.value for s in samples["hypersearch_operator_api_requests"]
+                if s.labels.get("verb") == "list")  # fmt: skip
+    assert lists < rounds, (lists, rounds)

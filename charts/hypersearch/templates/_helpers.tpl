@@ -82,9 +82,10 @@ app.kubernetes.io/part-of: hypersearch
 - apiGroups: [hypersearch.dev]
   resources: [trials]
   verbs: [get, list, create]
+# Pods are watched (only the operator's, by label) for its pod index.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, create, delete]
+  verbs: [get, list, watch, create, delete]
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, create, delete]

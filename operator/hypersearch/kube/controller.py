@@ -42,6 +42,8 @@ from hypersearch.scrape import ScrapeError, metrics_url
 
 Obj = dict[str, Any]
 log = logging.getLogger("hypersearch.operator")
+# Seconds a newly created pod may take to reach the operator's pod index (a watch).
+INDEX_LAG = 30.0
 
 
 def pod_failure(pod: Obj) -> str:
@@ -110,7 +112,11 @@ class SearchController(SearchBase):
         # Pods this search or its workloads own: a stranger's pod carrying our labels is never
         # scraped, counted or deleted.
         owners = {self.uid} | {w["metadata"].get("uid") for w in workloads.values()}
-        pods = await self.kube.list(self.namespace, "v1", "Pod", names.search_selector(self.name))
+        if self.indexed_pods is not None:
+            pods = self.indexed_pods()
+        else:
+            selector = names.search_selector(self.name)
+            pods = await self.kube.list(self.namespace, "v1", "Pod", selector)
         by_trial: dict[str, list[Obj]] = {}
         for p in pods:
             if not any(owned_by(p, uid) for uid in owners if uid):
@@ -177,6 +183,8 @@ class SearchController(SearchBase):
                 if not pods:
                     if by_trial.get(trial.name):
                         continue  # being deleted by someone; recreate once it is gone
+                    if now - self.created_at.get(trial.id, -INDEX_LAG) < INDEX_LAG:
+                        continue  # just created: the pod index may not have seen it yet
                     await self._recreate(
                         trial.id,
                         "its pod was missing when this replica took over"
@@ -242,6 +250,7 @@ class SearchController(SearchBase):
         stranger's object of the same name stands in the way."""
         assert self.search is not None
         try:
+            self.created_at[trial_id] = time.monotonic()
             return await self.children.create(body)
         except ChildRefused as e:
             name = self.search.trials[trial_id].name

@@ -8,6 +8,7 @@ existing HyperSearch when the operator starts, which is how searches resume.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,12 +62,24 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Watching fixed namespaces needs no cluster-wide lists (namespaces, CRDs): a namespaced
     # Role is then enough.
     settings.scanning.disabled = RUNTIME.namespaced
+    # The pod index below watches only the pods this operator made (server-side selector).
+    settings.watching.label_selectors["v1", "pods"] = f"{names.LABEL_MANAGED}={names.MANAGER}"
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
 
 
+@kopf.index("v1", "pods", labels={names.LABEL_MANAGED: names.MANAGER})
+def search_pods(
+    namespace: str | None, labels: Mapping[str, str], body: kopf.Body, **_: Any
+) -> dict[tuple[str | None, str], Any]:
+    """Every trial and full-training pod by (namespace, search), kept from one watch, so a
+    search's round reads its pods from memory instead of listing them."""
+    search = labels.get(names.LABEL_SEARCH)
+    return {(namespace, search): plain(body)} if search else {}
+
+
 @kopf.daemon(names.GROUP, names.VERSION, names.SEARCH_PLURAL, cancellation_timeout=10.0)
-async def search_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+async def search_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, **kwargs: Any) -> None:
     """Run the search until it ends; return early (and quietly) if it is invalid or done."""
     if RUNTIME.kube is None:
         raise kopf.PermanentError("the operator runtime is not configured")
@@ -78,7 +91,13 @@ async def search_daemon(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) 
     async def sleep(seconds: float) -> None:
         await stopped.wait(seconds)
 
-    controller = SearchController(RUNTIME.kube, raw, event, RUNTIME.options)
+    search_pods: kopf.Index[Any, Any] = kwargs["search_pods"]  # the index above, by its name
+    key = (raw["metadata"].get("namespace"), raw["metadata"]["name"])
+
+    def pods() -> list[dict[str, Any]]:
+        return [dict(p) for p in search_pods.get(key, [])]
+
+    controller = SearchController(RUNTIME.kube, raw, event, RUNTIME.options, pods=pods)
     await controller.run(lambda: bool(stopped), sleep)
     # A finished search's daemon idles until the resource goes, so that its metrics go too.
     await stopped.wait()

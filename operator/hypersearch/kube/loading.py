@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -78,8 +79,12 @@ class SearchBase:
         body: Obj,
         events: EventSink,
         options: Options | None = None,
+        pods: Callable[[], list[Obj]] | None = None,
     ) -> None:
         self.kube = kube
+        # The search's pods as the operator's pod index holds them (None: list them each round).
+        self.indexed_pods = pods
+        self.created_at: dict[int, float] = {}  # when each trial's child was last created
         self.body = plain(body)
         self.name: str = self.body["metadata"]["name"]
         self.uid: str = self.body["metadata"].get("uid") or ""
