@@ -52,6 +52,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds a running trial's metrics endpoint may stay silent (90)",
     )
     p.add_argument(
+        "--hang-timeout",
+        type=float,
+        default=600.0,
+        help="seconds a running trial's position may stay unchanged before it fails as hung (600)",
+    )
+    p.add_argument(
         "--workload-kind",
         action="append",
         default=[],
@@ -99,6 +105,7 @@ def run_operator(args: argparse.Namespace) -> int:
     own = os.environ.get("POD_NAMESPACE")
     handlers.RUNTIME.options = Options(
         startup_grace=args.startup_grace,
+        hang_seconds=args.hang_timeout,
         workload_kinds=frozenset(["batch/v1/Job", *args.workload_kind]),
         refused_namespace=None if args.manage_own_namespace else own,
     )
