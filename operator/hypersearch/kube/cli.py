@@ -52,6 +52,13 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds a running trial's metrics endpoint may stay silent (90)",
     )
     p.add_argument(
+        "--pending-timeout",
+        type=float,
+        default=600.0,
+        help="seconds a trial pod may stay Pending (unschedulable, image not pulled) before its "
+        "trial fails with the pod's reason (600)",
+    )
+    p.add_argument(
         "--hang-timeout",
         type=float,
         default=600.0,
@@ -106,6 +113,7 @@ def run_operator(args: argparse.Namespace) -> int:
     handlers.RUNTIME.options = Options(
         startup_grace=args.startup_grace,
         hang_seconds=args.hang_timeout,
+        pending_seconds=args.pending_timeout,
         workload_kinds=frozenset(["batch/v1/Job", *args.workload_kind]),
         refused_namespace=None if args.manage_own_namespace else own,
     )

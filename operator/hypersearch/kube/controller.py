@@ -23,6 +23,7 @@ from hypersearch.engine import (
     ReuseRun,
     StartTrial,
     StopTrial,
+    Trial,
     TrialState,
 )
 from hypersearch.engine.actions import Action
@@ -56,6 +57,35 @@ def pod_failure(pod: Obj) -> str:
             extra = term.get("message") or term.get("reason")
             return f"{text} ({extra})" if extra else text
     return f"pod failed: {status.get('reason') or ''} {status.get('message') or ''}".strip()
+
+
+# Container waiting reasons that no amount of waiting fixes.
+HOPELESS = ("InvalidImageName", "CreateContainerConfigError", "CreateContainerError")
+
+
+def pending_reason(pod: Obj, now: float, limit: float) -> str | None:
+    """Why a pod that is still Pending must fail now, in the pod's own words (the scheduler's
+    message, the image that cannot be pulled), or None while it may still start."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Pending":
+        return None
+    created = trail.timestamp((pod.get("metadata") or {}).get("creationTimestamp"))
+    waited = now - created if created is not None else 0.0
+    why = ""
+    for c in status.get("conditions") or []:
+        if c.get("type") == "PodScheduled" and c.get("status") == "False":
+            why = f"{c.get('reason') or 'not scheduled'}: {c.get('message') or ''}".strip(": ")
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            why = f"{waiting['reason']}: {waiting.get('message') or ''}".strip(": ")
+            if waiting["reason"] in HOPELESS:
+                return f"pod cannot start: {why}"[:500]
+    if waited < limit:
+        return None
+    return f"pod still Pending after {waited:.0f}s (limit {limit:g}s): {why or 'no reason given'}"[
+        :500
+    ]
 
 
 def condition_true(obj: Obj, type_: str) -> Obj | None:
@@ -159,13 +189,14 @@ class SearchController(SearchBase):
         targets: dict[int, str] = {}
         now = time.monotonic()
         for trial in list(self.search.trials):
-            if trial.state is not TrialState.RUNNING or self.search.phase != "Running":
-                continue
             pods = [
                 p
                 for p in by_trial.get(trial.name, [])
                 if not p["metadata"].get("deletionTimestamp")
             ]
+            if trial.state is not TrialState.RUNNING or self.search.phase != "Running":
+                await self._clean_up(trial, pods)
+                continue
             if trial.stage == 2:
                 obj = workloads.get(trial.name)
                 if obj is None:
@@ -193,6 +224,11 @@ class SearchController(SearchBase):
                     )
                     continue
                 phase = (pods[0].get("status") or {}).get("phase")
+                stuck = pending_reason(pods[0], self.now, self.options.pending_seconds)
+                if stuck:
+                    await self._failed(trial.id, stuck)
+                    await self._delete_child(trial.id)
+                    continue
                 if phase == "Failed":
                     await self._failed(trial.id, pod_failure(pods[0]))
                     continue
@@ -212,6 +248,20 @@ class SearchController(SearchBase):
             if not watch.done or trial.stage == 2:
                 targets[trial.id] = url
         return targets
+
+    async def _clean_up(self, trial: Trial, pods: list[Obj]) -> None:
+        """A stopped or failed trial whose pod still runs (an operator that crashed between
+        recording the decision and deleting the pod): delete it, once per replica."""
+        if trial.stage != 1 or trial.state is TrialState.COMPLETED or trial.id in self.cleaned:
+            return
+        live = [p for p in pods if (p.get("status") or {}).get("phase") in ("Pending", "Running")]
+        if live:
+            self.events(
+                "Normal",
+                "Cleanup",
+                f"{trial.name}: deleting its pod (trial {trial.state.value.lower()})",
+            )
+            await self._delete_child(trial.id)
 
     async def _failed(self, trial_id: int, why: str) -> None:
         """A trial's pod or workload ended in failure on its own."""
@@ -380,6 +430,7 @@ class SearchController(SearchBase):
         assert self.search is not None and self.spec is not None
         if self.monitor is not None:
             self.monitor.forget(tid)
+        self.cleaned.add(tid)  # this replica deleted it: nothing left to clean up
         await self.children.delete(self.spec, self.search.trials[tid])
 
     async def _stop(self, a: StopTrial, seen: float | None) -> None:

@@ -43,6 +43,7 @@ class Options:
 
     startup_grace: float = 90.0  # a pod's endpoint may stay silent this long after it runs
     hang_seconds: float = 600.0  # a trial whose position does not move this long has hung
+    pending_seconds: float = 600.0  # a trial pod still Pending after this long fails
     max_pod_recreations: int = 3  # pods deleted by someone else are recreated this often
     scrape_concurrency: int = 64
     progress_persist_seconds: float = 30.0  # position-only changes are written this often
@@ -85,6 +86,7 @@ class SearchBase:
         # The search's pods as the operator's pod index holds them (None: list them each round).
         self.indexed_pods = pods
         self.created_at: dict[int, float] = {}  # when each trial's child was last created
+        self.cleaned: set[int] = set()  # ended trials whose leftover pod was deleted
         self.body = plain(body)
         self.name: str = self.body["metadata"]["name"]
         self.uid: str = self.body["metadata"].get("uid") or ""

@@ -1,0 +1,92 @@
+"""Faults a shared cluster produces: pods that never start, and pods a crashed operator left
+behind. Each ends in the right state with one clear Event and no orphan."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from kubernetes import client
+
+from tests.cluster import Cluster
+from tests.operator.conftest import (
+    create_search,
+    events,
+    get_search,
+    tiny_search,
+    trials,
+    wait_phase,
+    wait_until,
+)
+
+
+def live_pods(api: client.ApiClient, namespace: str) -> list[str]:
+    return [
+        p.metadata.name
+        for p in client.CoreV1Api(api).list_namespaced_pod(namespace).items
+        if p.metadata.deletion_timestamp is None and p.status.phase in ("Pending", "Running")
+    ]
+
+
+def test_an_unschedulable_pod_fails_its_trial_with_the_schedulers_reason(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    operator_factory("--pending-timeout", "10")
+    doc = tiny_search("huge", trials=2, parallelism=1, maxFailedTrials=0)
+    trainer = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
+    trainer["resources"] = {"requests": {"cpu": "1000"}}  # no node has 1000 CPUs
+    create_search(k8s, namespace, doc)
+    status = wait_phase(cluster, k8s, namespace, "huge", ("Succeeded", "Failed"), timeout=120)
+    assert status["status"]["phase"] == "Failed"
+    (first,) = [t for t in trials(k8s, namespace) if t["metadata"]["name"] == "huge-000"]
+    reason = first["status"]["reason"]
+    assert "Pending" in reason and "Unschedulable" in reason, reason
+    failed = [m for _, r, m in events(k8s, namespace, "huge") if r == "TrialFailed"]
+    assert len(failed) == 1 and "Unschedulable" in failed[0], failed
+    wait_until(lambda: live_pods(k8s, namespace) == [], 60, "the pending pod to be deleted")
+
+
+def test_a_pod_left_running_for_a_stopped_trial_is_deleted_after_a_restart(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    first = operator_factory()
+    doc = tiny_search("orphan", trials=6, parallelism=2)
+    env = doc["spec"]["trialTemplate"]["spec"]["containers"][0]["env"]
+    env[0]["value"] = "synth:agrawal?windows=12&window_rows=6000"  # slow enough to catch
+    create_search(k8s, namespace, doc)
+
+    def stopped() -> dict[str, Any] | None:
+        done = [t for t in trials(k8s, namespace) if (t.get("status") or {}).get("state")
+                in ("Stopped", "Failed")]  # fmt: skip
+        return done[0] if done else None
+
+    trial = wait_until(stopped, 150, "a trial to be stopped")
+    first.kill()
+    # As if the operator had crashed between recording the stop and deleting the pod.
+    search = get_search(k8s, namespace, "orphan")
+    container = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
+    pod = {
+        "metadata": {
+            "name": trial["metadata"]["name"],
+            "labels": trial["metadata"]["labels"],
+            "ownerReferences": [{
+                "apiVersion": search["apiVersion"], "kind": "HyperSearch", "name": "orphan",
+                "uid": search["metadata"]["uid"], "controller": True}],
+        },
+        # A trainer that would run on for minutes (it serves nothing: the trial is over).
+        "spec": {"restartPolicy": "Never", "containers": [{
+            **container, "command": [sys.executable, "-c", "import time; time.sleep(600)"],
+            "args": []}]},
+    }  # fmt: skip
+    core = client.CoreV1Api(k8s)
+    name = trial["metadata"]["name"]
+    listed = lambda: [p.metadata.name for p in core.list_namespaced_pod(namespace).items]  # noqa: E731
+    wait_until(lambda: name not in listed(), 60, "the old pod to be gone")
+    core.create_namespaced_pod(namespace, pod)
+    operator_factory()
+    wait_until(
+        lambda: trial["metadata"]["name"] not in live_pods(k8s, namespace), 90,
+        "the leftover pod of a stopped trial to be deleted",
+    )  # fmt: skip
+    cleanup = [m for _, r, m in events(k8s, namespace, "orphan") if r == "Cleanup"]
+    assert len(cleanup) == 1 and trial["metadata"]["name"] in cleanup[0], cleanup
