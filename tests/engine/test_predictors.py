@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypersearch.engine.predictors import PredictionContext, make_predictor
+from hypersearch.engine.predictors import PREDICTORS, PredictionContext, Predictor
 from hypersearch.engine.predictors.stratified import target_mix
 from hypersearch.engine.relative import fit_additive
 from scipy.stats import kendalltau
@@ -22,9 +22,13 @@ def context(values: np.ndarray, rate: float = 0.1, **extra: object) -> Predictio
         rates=np.full(n, rate),
         target_start=0,
         target_rate=1.0,
-        recent_windows=5,
         **extra,  # type: ignore[arg-type]
     )
+
+
+def make_predictor(name: str) -> Predictor:
+    """The predictor registered under ``name``, averaging over the last 5 windows."""
+    return PREDICTORS[name](recent_windows=5)
 
 
 def inverse_sqrt(n: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,10 @@ from hypersearch.engine.observations import (
     WindowStat,
     report_problem,
 )
-from hypersearch.engine.predictors import PredictionContext, make_predictor
+from hypersearch.engine.predictors import PredictionContext, predictor_from_spec
 from hypersearch.engine.relative import clip_outliers, fit_additive
 from hypersearch.engine.samplers import History, make_sampler
-from hypersearch.engine.stopping import RungContext, make_stopping_rule
+from hypersearch.engine.stopping import Rung, Standing, stopping_rule_from_spec
 from hypersearch.engine.trial import Trial, TrialState
 from hypersearch.spec.model import SearchSpec
 
@@ -53,9 +54,9 @@ class Search:
     def __init__(self, spec: SearchSpec) -> None:
         self.spec = spec
         self.sampler = make_sampler(spec)
-        self.rule = make_stopping_rule(spec.stopping.rule)
-        self.predictor = make_predictor(spec.predictor.name)
-        self.checkpoints = self.rule.checkpoints(spec)
+        self.rule = stopping_rule_from_spec(spec)
+        self.predictor = predictor_from_spec(spec)
+        self.checkpoints = self.rule.checkpoints(spec.stage1_data.start, spec.stage1_data.stop)
         grid = self.sampler.size()
         self.configurations = min(spec.trials, grid) if grid is not None else spec.trials
         self.trials: list[Trial] = []
@@ -69,6 +70,7 @@ class Search:
         # Stage-1 positions for cohort lookups; failed trials are -inf so they never count.
         self._positions = np.full(self.configurations, -np.inf)
         self._memos: dict[tuple[Any, ...], Any] = {}
+        self._names: list[str] = []  # stage-1 trial names by row, for stop reasons
         self._failures = 0
 
     # ----------------------------------------------------------------- executor API
@@ -230,6 +232,7 @@ class Search:
         search.promoted = [int(i) for i in state["promoted"]]
         search.winner = state["winner"]
         search.trials = [Trial.from_dict(t) for t in state["trials"]]
+        search._names = [t.name for t in search._stage(1)]
         for t in search._stage(1):
             search._record(t, t.windows)
         return search
@@ -264,6 +267,7 @@ class Search:
         index = len(self.trials)
         params = self.sampler.sample(index, self._history())
         name = f"{self.spec.name}-{index:03d}"
+        self._names.append(name)
         return self._start(Trial(index, name, 1, params, self.spec.stage1_data))
 
     def _predictions(self, cutoff: int) -> tuple[np.ndarray, np.ndarray]:
@@ -286,7 +290,6 @@ class Search:
             rates=np.array([d.rate for d in data], dtype=float),
             target_start=self.spec.stage2_data.start,
             target_rate=self.spec.stage2_data.rate,
-            recent_windows=self.spec.predictor.recent_windows,
             strata={s: clip_outliers(v[:rows, :cutoff]) for s, v in self.table.strata.items()},
             strata_counts={s: c[:rows, :cutoff] for s, c in self.table.strata_counts.items()},
         )
@@ -313,17 +316,20 @@ class Search:
                 cohort.size,
                 self._failures,
             )
-            ctx = RungContext(
-                spec=self.spec,
-                position=rung,
-                row=trial.id,
-                cohort=cohort,
-                values=self.table.values[: self.table.rows, :cutoff],
-                predict=lambda c=cutoff: self._predictions(c),  # type: ignore[misc]
-                name_of=lambda i: self.trials[i].name,
-                memo=lambda name, compute, k=memo_key: self._memo(name, k, compute),  # type: ignore[misc]
+            predicted, predicted_std = (
+                self._predictions(cutoff) if self.rule.uses_predictions else (None, None)
             )
-            reason = self.rule.decide(ctx)
+            data = Rung(
+                position=rung,
+                cohort=cohort,
+                values=self.table.values[: self.table.rows, self.spec.stage1_data.start : cutoff],
+                names=self._names,
+                predicted=predicted,
+                predicted_std=predicted_std,
+            )
+            # Every trial crossing this rung with the same observations shares one ranking.
+            standing: Standing = self._memo("rank", memo_key, partial(self.rule.rank, data))
+            reason = self.rule.decide(data, standing, trial.id)
             if reason:
                 trial.state = TrialState.STOPPED
                 trial.reason = reason

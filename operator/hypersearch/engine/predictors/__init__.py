@@ -4,18 +4,29 @@ from hypersearch.engine.predictors.base import PredictionContext, Predictor
 from hypersearch.engine.predictors.constant import ConstantPredictor
 from hypersearch.engine.predictors.stratified import StratifiedPredictor
 from hypersearch.engine.predictors.trajectory import TrajectoryPredictor
+from hypersearch.spec.model import SearchSpec
 
 PREDICTORS: dict[str, type[Predictor]] = {
     p.name: p for p in (ConstantPredictor, TrajectoryPredictor, StratifiedPredictor)
 }
 
 
-def make_predictor(name: str) -> Predictor:
-    """The predictor registered under ``name``."""
+def predictor_from_spec(spec: SearchSpec) -> Predictor:
+    """The predictor ``spec.predictor.name`` names, built from the spec's settings (the one place)."""
     try:
-        return PREDICTORS[name]()
+        cls = PREDICTORS[spec.predictor.name]
     except KeyError:
-        raise ValueError(f"unknown predictor {name!r}; known: {', '.join(PREDICTORS)}") from None
+        known = ", ".join(PREDICTORS)
+        raise ValueError(f"unknown predictor {spec.predictor.name!r}; known: {known}") from None
+    return cls(recent_windows=spec.predictor.recent_windows)
 
 
-__all__ = ["PREDICTORS", "PredictionContext", "Predictor", "make_predictor"]
+__all__ = [
+    "PREDICTORS",
+    "ConstantPredictor",
+    "PredictionContext",
+    "Predictor",
+    "StratifiedPredictor",
+    "TrajectoryPredictor",
+    "predictor_from_spec",
+]

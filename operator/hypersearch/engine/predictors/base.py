@@ -18,6 +18,7 @@ class PredictionContext:
     ``values`` is sign-adjusted (lower is better), trials by windows, NaN where unobserved.
     ``starts`` and ``rates`` describe each trial's data, so predictors can reason in data seen;
     ``target_start``/``target_rate`` describe the full-training run whose target we predict.
+    Settings (how many recent windows, ...) are the predictor's own, given to its constructor.
     """
 
     values: np.ndarray
@@ -27,7 +28,6 @@ class PredictionContext:
     rates: np.ndarray
     target_start: int
     target_rate: float
-    recent_windows: int
     strata: dict[str, np.ndarray] = field(default_factory=dict)
     strata_counts: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -46,9 +46,16 @@ class PredictionContext:
 
 
 class Predictor(ABC):
-    """Predicts each trial's target score; implementations are chosen by ``name`` in the spec."""
+    """Predicts each trial's target score; implementations are chosen by ``name`` in the spec.
+
+    ``recent_windows``: how many of a trial's last observed windows its current gap is averaged
+    over (``stage1.predictor.recentWindows``).
+    """
 
     name: ClassVar[str]
+
+    def __init__(self, *, recent_windows: int = 7) -> None:
+        self.recent_windows = recent_windows
 
     @abstractmethod
     def predict(self, ctx: PredictionContext) -> tuple[np.ndarray, np.ndarray]:

@@ -44,12 +44,20 @@ def target_mix(ctx: PredictionContext) -> dict[str, float]:
 
 
 class StratifiedPredictor(Predictor):
-    """``sum_s pi_s(W) * (alpha_{W,s} + beta_{c,s})``; the constant predictor where strata are missing."""
+    """``sum_s pi_s(W) * (alpha_{W,s} + beta_{c,s})``; the constant predictor where strata are missing.
+
+    ``StratifiedPredictor(recent_windows=7)``: each stratum's gap is averaged over the trial's
+    last ``recent_windows`` windows, as the constant predictor's is.
+    """
 
     name = "stratified"
 
+    def __init__(self, *, recent_windows: int = 7) -> None:
+        super().__init__(recent_windows=recent_windows)
+        self.fallback = ConstantPredictor(recent_windows=recent_windows)
+
     def predict(self, ctx: PredictionContext) -> tuple[np.ndarray, np.ndarray]:
-        base_score, base_std = ConstantPredictor().predict(ctx)
+        base_score, base_std = self.fallback.predict(ctx)
         mix = target_mix(ctx)
         if not mix:
             return base_score, base_std
@@ -59,7 +67,7 @@ class StratifiedPredictor(Predictor):
         for stratum, weight in mix.items():
             values = ctx.strata[stratum]
             fit = fit_additive(values)
-            gap, std, n = recent_gap(fit.residuals(values), ctx.recent_windows)
+            gap, std, n = recent_gap(fit.residuals(values), self.recent_windows)
             noise = np.where(n > 1, std, pooled_std(std, n)) / np.sqrt(np.maximum(n, 1))
             score += weight * (ctx.target_alpha(fit.alpha) + gap)
             var += (weight * noise) ** 2

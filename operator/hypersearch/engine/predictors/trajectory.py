@@ -32,7 +32,9 @@ def _data_seen(ctx: PredictionContext) -> np.ndarray:
     return out
 
 
-def _shrunk_slopes(x: np.ndarray, r: np.ndarray, use: np.ndarray) -> np.ndarray:
+def _shrunk_slopes(
+    x: np.ndarray, r: np.ndarray, use: np.ndarray, min_shrinkage: float = MIN_SHRINKAGE
+) -> np.ndarray:
     """Per-row ridge slopes of ``r`` on ``x``, shrunk toward the cohort's median slope."""
     n = use.sum(axis=1).astype(float)
     safe_n = np.maximum(n, 1)
@@ -51,9 +53,9 @@ def _shrunk_slopes(x: np.ndarray, r: np.ndarray, use: np.ndarray) -> np.ndarray:
     prior = float(np.median(ols[ok]))
     sampling_var = noise / sxx[ok]
     between = max(float(np.var(ols[ok]) - np.mean(sampling_var)), 1e-12)
-    # Empirical-Bayes ridge, floored at a quarter of the median trial's own information: a
-    # typical trial can move its slope at most 80% of the way from the cohort's.
-    lam = max(noise / between, MIN_SHRINKAGE * float(np.median(sxx[ok])))
+    # Empirical-Bayes ridge, floored at a quarter (min_shrinkage) of the median trial's own
+    # information: a typical trial can move its slope at most 80% of the way from the cohort's.
+    lam = max(noise / between, min_shrinkage * float(np.median(sxx[ok])))
     return np.where(ok, (sxy + lam * prior) / (sxx + lam), prior)
 
 
@@ -65,9 +67,30 @@ def _last_observed(use: np.ndarray) -> np.ndarray:
 
 
 class TrajectoryPredictor(Predictor):
-    """Saturating extrapolation of each trial's gap to a full-data run at the target window."""
+    """Saturating extrapolation of each trial's gap to a full-data run at the target window.
+
+    ``TrajectoryPredictor(recent_windows=7)``. A spec sets only ``recent_windows``; the others
+    keep the defaults documented in docs/engine.md: ``holdout_windows`` held back to check the fit
+    against the constant predictor, ``min_shrinkage`` (the ridge's floor, in median-trial
+    information) and ``max_change_in_spreads`` (the bound on the predicted change, in the
+    cohort's spreads of gaps).
+    """
 
     name = "trajectory"
+
+    def __init__(
+        self,
+        *,
+        recent_windows: int = 7,
+        holdout_windows: int = HOLDOUT_WINDOWS,
+        min_shrinkage: float = MIN_SHRINKAGE,
+        max_change_in_spreads: float = MAX_CHANGE_IN_SPREADS,
+    ) -> None:
+        super().__init__(recent_windows=recent_windows)
+        self.holdout_windows = holdout_windows
+        self.min_shrinkage = min_shrinkage
+        self.max_change_in_spreads = max_change_in_spreads
+        self.fallback = ConstantPredictor(recent_windows=recent_windows)
 
     def _extrapolate(
         self,
@@ -78,13 +101,13 @@ class TrajectoryPredictor(Predictor):
         at: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fitted gap at data amounts ``at`` (one per row), and the constant gap, from ``residuals``."""
-        slope = _shrunk_slopes(x, residuals, use)
-        gap_now, _, _ = recent_gap(residuals, ctx.recent_windows)
+        slope = _shrunk_slopes(x, residuals, use, self.min_shrinkage)
+        gap_now, _, _ = recent_gap(residuals, self.recent_windows)
         rows = np.arange(x.shape[0])
         last = x[rows, _last_observed(use)]  # most data seen = smallest h
         change = slope * (_saturation(at) - last)
         finite = gap_now[np.isfinite(gap_now)]
-        bound = MAX_CHANGE_IN_SPREADS * float(np.std(finite)) if finite.size > 1 else 0.0
+        bound = self.max_change_in_spreads * float(np.std(finite)) if finite.size > 1 else 0.0
         change = np.clip(change, -bound, bound)
         # Anchored on the observed recent gap, not the fitted line, so the level is never invented.
         return gap_now + change, gap_now
@@ -95,7 +118,7 @@ class TrajectoryPredictor(Predictor):
         """Whether extrapolating a prefix predicts the held-back last windows better than constant."""
         last = _last_observed(use)
         w = np.arange(residuals.shape[1])[None, :]
-        held = use & (w > (last - HOLDOUT_WINDOWS)[:, None])
+        held = use & (w > (last - self.holdout_windows)[:, None])
         train_use = use & ~held
         eligible = train_use.sum(axis=1) >= 3
         if eligible.sum() < 3:
@@ -112,7 +135,7 @@ class TrajectoryPredictor(Predictor):
         return err_fit < err_const
 
     def predict(self, ctx: PredictionContext) -> tuple[np.ndarray, np.ndarray]:
-        base_score, base_std = ConstantPredictor().predict(ctx)
+        base_score, base_std = self.fallback.predict(ctx)
         residuals = ctx.fit.residuals(ctx.values)
         use = ~np.isnan(residuals)
         x = _saturation(_data_seen(ctx))

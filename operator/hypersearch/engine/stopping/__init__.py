@@ -1,23 +1,76 @@
-"""Stopping rules, chosen by name (``spec.stage1.stopping.rule``)."""
+"""Stopping rules, chosen by name (``spec.stage1.stopping.rule``) and built from their settings."""
 
 from hypersearch.engine.stopping.asha import AshaStopping
-from hypersearch.engine.stopping.base import RungContext, StoppingRule, geometric_rungs
+from hypersearch.engine.stopping.base import (
+    Rung,
+    Standing,
+    StoppingRule,
+    geometric_rungs,
+    standing_of,
+)
 from hypersearch.engine.stopping.median import MedianStopping
 from hypersearch.engine.stopping.none import NoStopping
 from hypersearch.engine.stopping.performance import PerformanceStopping
+from hypersearch.spec.model import SearchSpec
 
 STOPPING_RULES: dict[str, type[StoppingRule]] = {
     r.name: r for r in (PerformanceStopping, AshaStopping, MedianStopping, NoStopping)
 }
 
 
-def make_stopping_rule(name: str) -> StoppingRule:
-    """The stopping rule registered under ``name``."""
-    try:
-        return STOPPING_RULES[name]()
-    except KeyError:
-        known = ", ".join(STOPPING_RULES)
-        raise ValueError(f"unknown stopping rule {name!r}; known: {known}") from None
+def stopping_rule_from_spec(spec: SearchSpec) -> StoppingRule:
+    """The rule ``spec.stopping.rule`` names, built from the spec's settings (the one place)."""
+    s = spec.stopping
+    metric, goal_sign, window_name = spec.metric, spec.sign, spec.window_name
+    if s.rule == "performance":
+        return PerformanceStopping(
+            eta=s.eta,
+            min_cohort=s.min_cohort,
+            compare_windows=s.compare_windows,
+            confidence=s.confidence,
+            rungs=s.rungs,
+            min_position=s.min_position,
+            metric=metric,
+            goal_sign=goal_sign,
+            window_name=window_name,
+        )
+    if s.rule == "asha":
+        return AshaStopping(
+            eta=s.eta,
+            min_cohort=s.min_cohort,
+            compare_windows=s.compare_windows,
+            rungs=s.rungs,
+            min_position=s.min_position,
+            metric=metric,
+            goal_sign=goal_sign,
+            window_name=window_name,
+        )
+    if s.rule == "median":
+        return MedianStopping(
+            min_cohort=s.min_cohort,
+            eta=s.eta,
+            compare_windows=s.compare_windows,
+            rungs=s.rungs,
+            min_position=s.min_position,
+            metric=metric,
+            goal_sign=goal_sign,
+            window_name=window_name,
+        )
+    if s.rule == "none":
+        return NoStopping()
+    raise ValueError(f"unknown stopping rule {s.rule!r}; known: {', '.join(STOPPING_RULES)}")
 
 
-__all__ = ["STOPPING_RULES", "RungContext", "StoppingRule", "geometric_rungs", "make_stopping_rule"]
+__all__ = [
+    "STOPPING_RULES",
+    "AshaStopping",
+    "MedianStopping",
+    "NoStopping",
+    "PerformanceStopping",
+    "Rung",
+    "Standing",
+    "StoppingRule",
+    "geometric_rungs",
+    "standing_of",
+    "stopping_rule_from_spec",
+]

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from hypersearch.engine.stopping.base import RungContext, StoppingRule, rank_verdict, row_means
+from hypersearch.engine.stopping.base import (
+    Rung,
+    Standing,
+    TopFractionRule,
+    row_means,
+    standing_of,
+)
 
 
-class AshaStopping(StoppingRule):
+class AshaStopping(TopFractionRule):
+    """Mean of each trial's last ``compare_windows`` windows before the rung, ranked in the cohort.
+
+    ``AshaStopping(eta=3, min_cohort=4, compare_windows=7)``: at each rung (explicit ``rungs``, or
+    geometric from ``min_position`` by ``eta``), once ``min_cohort`` trials reached it, a trial
+    outside the top ``1/eta`` of them is stopped.
+    """
+
     name = "asha"
+    label = "recent"
 
-    def decide(self, ctx: RungContext) -> str | None:
-        scores = ctx.memo("asha", lambda: row_means(ctx.values[:, ctx.compared]))
-        return rank_verdict(ctx, scores, "recent")
+    def rank(self, rung: Rung) -> Standing:
+        recent = rung.values[:, max(0, rung.values.shape[1] - self.compare_windows) :]
+        return standing_of(row_means(recent), rung.cohort)
+
+    def decide(self, rung: Rung, standing: Standing, row: int) -> str | None:
+        return self.verdict(rung, standing, standing.scores, row)

@@ -1,77 +1,88 @@
 """The stopping-rule interface: at a checkpoint, stop this trial (with a reason) or let it run.
 
-Rules compare trials **at the same windows**: a context only holds windows before the checkpoint,
-and the cohort is every trial that got that far (stopped ones included, as in ASHA), so a run's
-day-30 loss is never compared with another's day-10 loss.
+Rules compare trials **at the same windows**: a :class:`Rung` only holds windows before the
+checkpoint, and the cohort is every trial that got that far (stopped ones included, as in ASHA),
+so a run's day-30 loss is never compared with another's day-10 loss.
+
+A rule is built from its own settings (``AshaStopping(eta=3, min_cohort=4)``), as Optuna's
+pruners are; :func:`hypersearch.engine.stopping.stopping_rule_from_spec` builds the one a spec
+names. A decision is two calls on plain data: :meth:`StoppingRule.rank` does the work that every
+trial judged at the same rung shares (the caller may reuse its result for all of them), and
+:meth:`StoppingRule.decide` judges one row against it.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from hypersearch.spec.model import SearchSpec
 
+def geometric_rungs(
+    start: int,
+    stop: int,
+    *,
+    eta: float = 3.0,
+    compare_windows: int = 7,
+    rungs: Sequence[float] = (),
+    min_position: float | None = None,
+) -> list[float]:
+    """Explicit ``rungs``, or ``first + (first - start) * eta^k`` below ``stop``.
 
-def geometric_rungs(spec: SearchSpec) -> list[float]:
-    """Explicit rungs, or ``start + (min - start) * eta^k`` below the stage-1 stop.
-
-    The default first rung leaves at least ``compareWindows`` windows to compare on, since a
+    The default first rung leaves at least ``compare_windows`` windows to compare on, since a
     decision after one or two windows mostly ranks how fast runs start, not where they end.
     """
-    if spec.stopping.rungs:
-        return list(spec.stopping.rungs)
-    start, stop, eta = spec.stage1_data.start, spec.stage1_data.stop, spec.stopping.eta
+    if rungs:
+        return list(rungs)
     span = stop - start
-    default = start + max(float(spec.stopping.compare_windows), span / eta**3)
-    first = spec.stopping.min_position or default
-    rungs = []
+    default = start + max(float(compare_windows), span / eta**3)
+    first = min_position or default
+    out = []
     r = first - start
     while start + r < stop - 1e-9:
-        rungs.append(float(math.ceil(start + r)))
+        out.append(float(math.ceil(start + r)))
         r *= eta
-    return sorted(set(rungs))
+    return sorted(set(out))
 
 
-@dataclass
-class RungContext:
-    """One decision: trial ``row`` has reached ``position``; ``values`` holds windows < cutoff."""
+@dataclass(frozen=True)
+class Rung:
+    """One checkpoint as a rule sees it: plain data, restricted to windows before ``position``.
 
-    spec: SearchSpec
+    ``values`` is sign-adjusted (lower is better), trials by windows from the stage-1 start up to
+    the rung (the last column is the window just before it), NaN where unobserved. ``cohort``
+    holds the rows that reached the rung. ``predicted``/``predicted_std`` are every row's
+    predicted target from those windows, given to rules that set ``uses_predictions``.
+    ``names`` are the trials' names, for reasons.
+    """
+
     position: float
-    row: int
     cohort: np.ndarray
     values: np.ndarray
-    predict: Callable[[], tuple[np.ndarray, np.ndarray]]
-    name_of: Callable[[int], str]
-    memo: Callable[[str, Callable[[], Any]], Any]
+    names: Sequence[str]
+    predicted: np.ndarray | None = None
+    predicted_std: np.ndarray | None = None
 
-    @property
-    def cutoff(self) -> int:
-        return math.floor(self.position + 1e-9)
 
-    @property
-    def compared(self) -> slice:
-        """The recent windows a rung compares: [cutoff - compareWindows, cutoff)."""
-        lo = max(self.spec.stage1_data.start, self.cutoff - self.spec.stopping.compare_windows)
-        return slice(lo, self.cutoff)
+@dataclass(frozen=True)
+class Standing:
+    """A rung's cohort ranked once: every row's ``scores``, the cohort's finite scores sorted
+    (``ordered``) and the best row (``leader``, -1 when none)."""
 
-    def metric(self, score: float) -> str:
-        """A sign-adjusted score as the user's metric, e.g. ``logloss 0.4521``."""
-        return f"{self.spec.metric} {self.spec.sign * score:.4f}"
+    scores: np.ndarray
+    ordered: np.ndarray
+    leader: int = -1
 
-    def where(self) -> str:
-        return f"{self.spec.window_name} {self.position:g}"
 
-    def relative(self, score: float, best: float) -> str:
-        """How much worse than ``best`` (in % of the metric, positive = worse)."""
-        denom = abs(best) if best else 1.0
-        return f"{100.0 * (score - best) / denom:+.2f}%"
+def standing_of(scores: np.ndarray, cohort: np.ndarray) -> Standing:
+    """Sort the cohort's finite ``scores`` once, so each decision is a binary search."""
+    ranked = cohort[np.isfinite(scores[cohort])]
+    leader = int(ranked[np.argmin(scores[ranked])]) if ranked.size else -1
+    return Standing(scores, np.sort(scores[ranked]), leader)
 
 
 def row_means(values: np.ndarray) -> np.ndarray:
@@ -81,48 +92,105 @@ def row_means(values: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def rank_verdict(ctx: RungContext, scores: np.ndarray, label: str) -> str | None:
-    """Top-1/eta rule shared by ASHA and performance: the stop reason, or None to continue."""
-    mine = float(scores[ctx.row])
-
-    def ranked() -> tuple[np.ndarray, int]:
-        cohort = ctx.cohort[np.isfinite(scores[ctx.cohort])]
-        return np.sort(scores[cohort]), int(
-            cohort[np.argmin(scores[cohort])]
-        ) if cohort.size else -1
-
-    # Every trial crossing this rung in one round shares the sorted cohort: O(log n) a decision.
-    ordered, leader = ctx.memo(f"rank:{label}", ranked)
-    if not np.isfinite(mine) or ordered.size < ctx.spec.stopping.min_cohort:
-        return None
-    eta = ctx.spec.stopping.eta
-    keep = max(1, math.floor(ordered.size / eta))
-    rank = int(np.searchsorted(ordered, mine, side="left")) + 1
-    if rank <= keep:
-        return None
-    best = float(scores[leader])
-    return (
-        f"stopped at {ctx.where()}: {label} {ctx.metric(mine)} "
-        f"({ctx.relative(mine, best)} vs. best {ctx.name_of(leader)}), "
-        f"rank {rank}/{ordered.size}, outside the top 1/{eta:g} at this rung"
-    )
-
-
 class StoppingRule(ABC):
-    """Decides at checkpoints; implementations are chosen by ``name`` in the spec."""
+    """Decides at checkpoints; implementations are chosen by ``name`` in the spec.
+
+    ``metric``, ``goal_sign`` (+1 when the metric is minimised, -1 when maximised) and
+    ``window_name`` only word the reasons: the data a rule is given is already sign-adjusted.
+    """
 
     name: ClassVar[str]
+    uses_predictions: ClassVar[bool] = False
 
-    def checkpoints(self, spec: SearchSpec) -> list[float]:
-        """Data positions at which :meth:`decide` is called for each stage-1 trial."""
-        return geometric_rungs(spec)
+    def __init__(
+        self, *, metric: str = "metric", goal_sign: float = 1.0, window_name: str = "window"
+    ) -> None:
+        self.metric = metric
+        self.goal_sign = goal_sign
+        self.window_name = window_name
 
     @abstractmethod
-    def decide(self, ctx: RungContext) -> str | None:
-        """The reason to stop trial ``ctx.row`` now, or None to let it continue.
+    def checkpoints(self, start: int, stop: int) -> list[float]:
+        """Data positions at which :meth:`decide` is called for a trial training ``[start, stop)``."""
+
+    @abstractmethod
+    def rank(self, rung: Rung) -> Standing:
+        """The work shared by every trial judged at ``rung`` with the same observations."""
+
+    @abstractmethod
+    def decide(self, rung: Rung, standing: Standing, row: int) -> str | None:
+        """The reason to stop trial ``row`` now, or None to let it continue.
 
         Args:
-            ctx: the trial, its cohort at this checkpoint and their time-aligned observations.
+            rung: the checkpoint, its cohort and their time-aligned observations.
+            standing: :meth:`rank` of this rung (or of an identical one).
+            row: the trial judged.
         Returns:
             A readable stop reason, or None.
         """
+
+    def where(self, rung: Rung) -> str:
+        return f"{self.window_name} {rung.position:g}"
+
+    def score(self, value: float) -> str:
+        """A sign-adjusted score as the user's metric, e.g. ``logloss 0.4521``."""
+        return f"{self.metric} {self.goal_sign * value:.4f}"
+
+
+def relative(score: float, best: float) -> str:
+    """How much worse than ``best`` (in % of the metric, positive = worse)."""
+    denom = abs(best) if best else 1.0
+    return f"{100.0 * (score - best) / denom:+.2f}%"
+
+
+class TopFractionRule(StoppingRule):
+    """Keep the top ``1/eta`` of a rung's cohort once ``min_cohort`` trials reached it; rungs are
+    :func:`geometric_rungs` (shared by ASHA and performance-based stopping)."""
+
+    label: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        eta: float = 3.0,
+        min_cohort: int = 4,
+        compare_windows: int = 7,
+        rungs: Sequence[float] = (),
+        min_position: float | None = None,
+        metric: str = "metric",
+        goal_sign: float = 1.0,
+        window_name: str = "window",
+    ) -> None:
+        super().__init__(metric=metric, goal_sign=goal_sign, window_name=window_name)
+        self.eta = eta
+        self.min_cohort = min_cohort
+        self.compare_windows = compare_windows
+        self.rungs = tuple(rungs)
+        self.min_position = min_position
+
+    def checkpoints(self, start: int, stop: int) -> list[float]:
+        return geometric_rungs(
+            start,
+            stop,
+            eta=self.eta,
+            compare_windows=self.compare_windows,
+            rungs=self.rungs,
+            min_position=self.min_position,
+        )
+
+    def verdict(self, rung: Rung, standing: Standing, scores: np.ndarray, row: int) -> str | None:
+        """The stop reason when ``scores[row]`` ranks outside the top 1/eta, else None."""
+        mine = float(scores[row])
+        ordered = standing.ordered
+        if not np.isfinite(mine) or ordered.size < self.min_cohort:
+            return None
+        keep = max(1, math.floor(ordered.size / self.eta))
+        rank = int(np.searchsorted(ordered, mine, side="left")) + 1
+        if rank <= keep:
+            return None
+        best = float(scores[standing.leader])
+        return (
+            f"stopped at {self.where(rung)}: {self.label} {self.score(mine)} "
+            f"({relative(mine, best)} vs. best {rung.names[standing.leader]}), "
+            f"rank {rank}/{ordered.size}, outside the top 1/{self.eta:g} at this rung"
+        )

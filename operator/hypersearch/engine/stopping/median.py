@@ -6,15 +6,19 @@ that reached the same position.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from hypersearch.engine.stopping.base import (
-    RungContext,
+    Rung,
+    Standing,
     StoppingRule,
     geometric_rungs,
+    relative,
     row_means,
+    standing_of,
 )
-from hypersearch.spec.model import SearchSpec
 
 
 def median_without(ordered: np.ndarray, value: float) -> float:
@@ -25,28 +29,60 @@ def median_without(ordered: np.ndarray, value: float) -> float:
 
 
 class MedianStopping(StoppingRule):
+    """``MedianStopping(min_cohort=4)``: from the first rung on, at every window, stop a trial
+    whose running mean is worse than the median running mean of the others at that position,
+    once more than ``min_cohort`` trials got there.
+
+    The first rung is the first of :func:`geometric_rungs` (``rungs``, ``min_position``, ``eta``
+    and ``compare_windows`` only place it).
+    """
+
     name = "median"
 
-    def checkpoints(self, spec: SearchSpec) -> list[float]:
-        rungs = geometric_rungs(spec)
+    def __init__(
+        self,
+        *,
+        min_cohort: int = 4,
+        eta: float = 3.0,
+        compare_windows: int = 7,
+        rungs: Sequence[float] = (),
+        min_position: float | None = None,
+        metric: str = "metric",
+        goal_sign: float = 1.0,
+        window_name: str = "window",
+    ) -> None:
+        super().__init__(metric=metric, goal_sign=goal_sign, window_name=window_name)
+        self.min_cohort = min_cohort
+        self.eta = eta
+        self.compare_windows = compare_windows
+        self.rungs = tuple(rungs)
+        self.min_position = min_position
+
+    def checkpoints(self, start: int, stop: int) -> list[float]:
+        rungs = geometric_rungs(
+            start,
+            stop,
+            eta=self.eta,
+            compare_windows=self.compare_windows,
+            rungs=self.rungs,
+            min_position=self.min_position,
+        )
         if not rungs:
             return []
-        return [float(p) for p in range(int(rungs[0]), spec.stage1_data.stop)]
+        return [float(p) for p in range(int(rungs[0]), stop)]
 
-    def decide(self, ctx: RungContext) -> str | None:
-        def running_means() -> tuple[np.ndarray, np.ndarray]:
-            means = row_means(ctx.values[:, ctx.spec.stage1_data.start : ctx.cutoff])
-            cohort = means[ctx.cohort]
-            return means, np.sort(cohort[np.isfinite(cohort)])
+    def rank(self, rung: Rung) -> Standing:
+        return standing_of(row_means(rung.values), rung.cohort)
 
-        means, ordered = ctx.memo("median", running_means)
-        mine = float(means[ctx.row])
-        if not np.isfinite(mine) or ordered.size - 1 < ctx.spec.stopping.min_cohort:
+    def decide(self, rung: Rung, standing: Standing, row: int) -> str | None:
+        mine = float(standing.scores[row])
+        ordered = standing.ordered
+        if not np.isfinite(mine) or ordered.size - 1 < self.min_cohort:
             return None
         median = median_without(ordered, mine)
         if mine <= median:
             return None
         return (
-            f"stopped at {ctx.where()}: running mean {ctx.metric(mine)} "
-            f"({ctx.relative(mine, median)} vs. the median of {ordered.size - 1} trials at this position)"
+            f"stopped at {self.where(rung)}: running mean {self.score(mine)} "
+            f"({relative(mine, median)} vs. the median of {ordered.size - 1} trials at this position)"
         )

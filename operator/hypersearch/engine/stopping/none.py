@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from hypersearch.engine.stopping.base import RungContext, StoppingRule
-from hypersearch.spec.model import SearchSpec
+import numpy as np
+
+from hypersearch.engine.stopping.base import Rung, Standing, StoppingRule
 
 
 class NoStopping(StoppingRule):
+    """``NoStopping()``: no checkpoints, so no trial is ever judged."""
+
     name = "none"
 
-    def checkpoints(self, spec: SearchSpec) -> list[float]:
+    def checkpoints(self, start: int, stop: int) -> list[float]:
         return []
 
-    def decide(self, ctx: RungContext) -> str | None:
+    def rank(self, rung: Rung) -> Standing:
+        return Standing(np.empty(0), np.empty(0))
+
+    def decide(self, rung: Rung, standing: Standing, row: int) -> str | None:
         return None
