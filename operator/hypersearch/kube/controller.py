@@ -32,6 +32,7 @@ from hypersearch.kube.api import owned_by
 from hypersearch.kube.children import ChildRefused
 from hypersearch.kube.conditions import set_condition
 from hypersearch.kube.loading import FINAL_PHASES, EventSink, Options, SearchBase, plain
+from hypersearch.kube.podstatus import condition_true, pending_reason, pod_failure
 from hypersearch.kube.resources import (
     TemplateError,
     trial_pod,
@@ -45,54 +46,6 @@ Obj = dict[str, Any]
 log = logging.getLogger("hypersearch.operator")
 # Seconds a newly created pod may take to reach the operator's pod index (a watch).
 INDEX_LAG = 30.0
-
-
-def pod_failure(pod: Obj) -> str:
-    """Why a pod failed, from its container statuses, as a person would want it."""
-    status = pod.get("status") or {}
-    for cs in status.get("containerStatuses") or []:
-        term = (cs.get("state") or {}).get("terminated") or {}
-        if term:
-            text = f"pod failed: container {cs.get('name')} exited with code {term.get('exitCode')}"
-            extra = term.get("message") or term.get("reason")
-            return f"{text} ({extra})" if extra else text
-    return f"pod failed: {status.get('reason') or ''} {status.get('message') or ''}".strip()
-
-
-# Container waiting reasons that no amount of waiting fixes.
-HOPELESS = ("InvalidImageName", "CreateContainerConfigError", "CreateContainerError")
-
-
-def pending_reason(pod: Obj, now: float, limit: float) -> str | None:
-    """Why a pod that is still Pending must fail now, in the pod's own words (the scheduler's
-    message, the image that cannot be pulled), or None while it may still start."""
-    status = pod.get("status") or {}
-    if status.get("phase") != "Pending":
-        return None
-    created = trail.timestamp((pod.get("metadata") or {}).get("creationTimestamp"))
-    waited = now - created if created is not None else 0.0
-    why = ""
-    for c in status.get("conditions") or []:
-        if c.get("type") == "PodScheduled" and c.get("status") == "False":
-            why = f"{c.get('reason') or 'not scheduled'}: {c.get('message') or ''}".strip(": ")
-    for cs in status.get("containerStatuses") or []:
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason"):
-            why = f"{waiting['reason']}: {waiting.get('message') or ''}".strip(": ")
-            if waiting["reason"] in HOPELESS:
-                return f"pod cannot start: {why}"[:500]
-    if waited < limit:
-        return None
-    return f"pod still Pending after {waited:.0f}s (limit {limit:g}s): {why or 'no reason given'}"[
-        :500
-    ]
-
-
-def condition_true(obj: Obj, type_: str) -> Obj | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == type_ and c.get("status") == "True":
-            return dict(c)
-    return None
 
 
 class SearchController(SearchBase):
@@ -127,7 +80,7 @@ class SearchController(SearchBase):
     async def round(self, session: aiohttp.ClientSession) -> None:
         assert self.search is not None and self.spec is not None
         self.rounds += 1
-        await self.apply(self.search.step())
+        await self.apply(await asyncio.to_thread(self.search.step))
         if self.search.phase != "Running":
             await self.persist()
             return
@@ -158,7 +111,7 @@ class SearchController(SearchBase):
         targets = await self.reconcile(by_trial, workloads)
         await self.scrape(session, targets)
         self.check_health()
-        await self.apply(self.search.step())
+        await self.apply(await asyncio.to_thread(self.search.step))
         await self.persist()
 
     def account(self, by_trial: dict[str, list[Obj]]) -> None:
@@ -321,7 +274,10 @@ class SearchController(SearchBase):
         metrics.SCRAPES.labels("ok").inc(len(rnd.reports))
         metrics.SCRAPES.labels("error").inc(len(targets) - len(rnd.reports))
         self._pending_failures += rnd.broken
-        await self.apply(self.search.observe_all(rnd.reports), seen=rnd.seen_at)
+        # Engine work (fits, TPE draws) runs in a worker thread: the event loop keeps serving
+        # Kopf and the other searches; this search awaits it, so nothing else touches it.
+        actions = await asyncio.to_thread(self.search.observe_all, rnd.reports)
+        await self.apply(actions, seen=rnd.seen_at)
         for tid in rnd.done:
             trial = self.search.trials[tid]
             if trial.stage == 1 and trial.state is TrialState.RUNNING:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import signal
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from hypersearch.engine.actions import Action
 from hypersearch.engine.planner import trial_env
 from hypersearch.local.command import build_command
 from hypersearch.local.devices import cpu_count, cuda_devices
+from hypersearch.local.launch import free_port, process_env
 from hypersearch.local.process import TrialProcess
 from hypersearch.local.progress import Display, Event
 from hypersearch.local.state import (
@@ -41,7 +40,7 @@ from hypersearch.local.state import (
     spec_digest,
     write_json_atomic,
 )
-from hypersearch.monitor import HealthPolicy, Monitor, Round, executor_env
+from hypersearch.monitor import HealthPolicy, Monitor, Round
 from hypersearch.report import write_results
 from hypersearch.scrape import metrics_url
 from hypersearch.spec.model import SearchSpec
@@ -77,20 +76,6 @@ class _Live:
     # Compute of the trial's earlier processes (before a resume), added to this one's rusage.
     cpu_base: float = 0.0
     gpu_base: float = 0.0
-
-
-def cache_dir() -> Path:
-    """The machine's HyperSearch cache (prepared data lives there, shared by all searches)."""
-    default = Path.home() / ".cache" / "hypersearch"
-    return Path(os.environ.get("HYPERSEARCH_CACHE", str(default))).expanduser()
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the trainer binds it a moment later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class LocalRunner:
@@ -189,28 +174,7 @@ class LocalRunner:
         command = build_command(self.spec, trial.params)
         port = free_port()
         device = self._pick_device()
-        env = dict(os.environ)
-        env.update(command.env)
-        env.update(protocol_env)
-        ours = executor_env(
-            port, str(tdir / "checkpoint"), str(tdir / "result.json"), self.interval
-        )
-        linger = ours.pop("HS_METRICS_LINGER")
-        env.update(ours)
-        env.update({"HS_METRICS_HOST": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
-        # Keep serving a little after the end, so the last windows are scraped before exit.
-        env.setdefault("HS_METRICS_LINGER", linger)
-        # What makes small trials cheap on one machine (a trainer that doesn't know them ignores
-        # them): data decoded and hashed once for all trials, and trials forked from one warm
-        # process instead of each importing torch. The manifest's env or the caller's win.
-        env.setdefault("HS_PREPARED_DATA", str(cache_dir() / "prepared"))
-        env.setdefault("HS_FORKSERVER", "1")
-        if device is not None:
-            env["CUDA_VISIBLE_DEVICES"] = device
-        elif self.threads:
-            for name in ("HS_THREADS", "OMP_NUM_THREADS"):
-                if name not in command.env:
-                    env[name] = str(self.threads)
+        env = process_env(command, protocol_env, port, tdir, self.interval, device, self.threads)
         proc = TrialProcess(command.argv, env, tdir / "log.txt", command.cwd)
         measured = trial.compute_source == "rusage"
         url = metrics_url("127.0.0.1", port, self.spec.metrics.path)
