@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hypersearch.engine.observations import decode_windows
 from kubernetes import client
 
 from tests.cluster import Cluster
@@ -70,7 +71,7 @@ def test_report_from_a_search_in_the_cluster(
     for name, child in children.items():
         record = child["status"]["record"]
         assert by_name[name]["state"] == record["state"]
-        assert len(by_name[name]["trajectory"]) == len(record["windows"])
+        assert len(by_name[name]["trajectory"]) == len(decode_windows(record["windows"]))
     assert any(t["state"] == "Stopped" and t["stopPosition"] for t in results["trials"])
     # The reference trainer exports its CPU-seconds: every run's compute is its own count.
     assert status["cost"]["computeSource"] == {"trainer": len(children)}, status["cost"]

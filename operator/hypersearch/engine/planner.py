@@ -21,7 +21,9 @@ from hypersearch.engine.observations import (
     ObservationTable,
     TrialReport,
     WindowStat,
+    quantised,
     report_problem,
+    same_window,
 )
 from hypersearch.engine.predictors import PredictionContext, predictor_from_spec
 from hypersearch.engine.relative import clip_outliers, fit_additive
@@ -119,8 +121,13 @@ class Search:
                 cpu = None  # a resumed trainer's counter catching up: keep the last reading
             if counted and (gpu is None or gpu < (trial.gpu_seconds or 0.0)):
                 gpu = None
-            # Only new or changed windows: the table is updated in place.
-            fresh = {w: s for w, s in report.windows.items() if trial.windows.get(w) != s}
+            # Only new or changed windows: the table is updated in place. Strata are kept
+            # rounded (see ``quantised``), so what is stored is what a restored search holds.
+            fresh = {
+                w: quantised(s)
+                for w, s in report.windows.items()
+                if not same_window(trial.windows.get(w), s)
+            }
             trial.position = report.position
             trial.examples = report.examples
             trial.windows.update(fresh)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hypersearch.engine.observations import WindowStat
+from hypersearch.engine.observations import WindowStat, decode_windows, encode_windows
 from hypersearch.spec.model import DataRange, ParamValue
 
 
@@ -55,7 +55,7 @@ class Trial:
             "reason": self.reason,
             "position": self.position,
             "examples": self.examples,
-            "windows": [[w, *s.to_list()] for w, s in sorted(self.windows.items())],
+            "windows": encode_windows(self.windows),
             "nextCheck": self.next_check,
             "predicted": self.predicted,
             "predictedStd": self.predicted_std,
@@ -78,7 +78,7 @@ class Trial:
             reason=str(raw["reason"]),
             position=float(raw["position"]),
             examples=float(raw["examples"]),
-            windows={int(w[0]): WindowStat.from_list(w[1:]) for w in raw["windows"]},
+            windows=decode_windows(raw["windows"]),
             next_check=int(raw["nextCheck"]),
             predicted=raw["predicted"],
             predicted_std=raw["predictedStd"],

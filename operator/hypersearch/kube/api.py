@@ -11,6 +11,7 @@ run of the operator made it), never a stranger's object of the same name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -51,6 +52,35 @@ def load_client(kubeconfig: str | None = None, context: str | None = None) -> cl
     return client.ApiClient(conf)
 
 
+RETRIES = 5  # of a request answered 429 or 5xx
+BACKOFF_MAX = 30.0
+
+
+def retryable(e: ApiException) -> bool:
+    """Too many requests, or the server's own trouble: worth asking again."""
+    return e.status == 429 or (e.status or 0) >= 500
+
+
+def retry_after(e: ApiException, attempt: int) -> float:
+    """The server's Retry-After (seconds), else 0.5 s doubling per attempt, at most 30 s."""
+    header = (e.headers or {}).get("Retry-After") if e.headers else None
+    try:
+        if header is not None:
+            return min(BACKOFF_MAX, max(0.0, float(header)))
+    except ValueError:
+        pass
+    return float(min(BACKOFF_MAX, 0.5 * 2**attempt))
+
+
+def refusal(e: ApiException, kind: str, name: str) -> str:
+    """A 4xx answer (other than 409/429) as one sentence: the request will never succeed as
+    it is (an invalid template, a Pod Security or quota denial, missing RBAC)."""
+    message = ""
+    with contextlib.suppress(AttributeError, TypeError, ValueError):
+        message = str(json.loads(e.body or "{}").get("message") or "")
+    return f"the API server refused the {kind} {name}: {e.status} {e.reason}: {message}"[:600]
+
+
 class ForeignObject(Exception):
     """An object with a child's name exists but is not the search's: never adopted."""
 
@@ -75,8 +105,23 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     return group, version
 
 
+class Fenced(Exception):
+    """A write refused because this replica no longer holds (or cannot confirm) the lease."""
+
+    def __init__(self, verb: str) -> None:
+        super().__init__(
+            f"refusing to {verb}: this operator replica no longer holds the leader lease "
+            "(lost, or not renewed within the renew deadline); it is shutting down"
+        )
+
+
 class Kube:
-    """The operator's own API calls (Kopf handles watching)."""
+    """The operator's own API calls (Kopf handles watching).
+
+    ``fence``, when set (by the leader election, see ``kube/cli.py``), is asked before every
+    mutating call (``create``, ``delete``, ``patch_status``): once it returns True the call
+    raises :class:`Fenced` without reaching the API server.
+    """
 
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
@@ -86,14 +131,28 @@ class Kube:
         self.coordination = client.CoordinationV1Api(api)
         self.requests: Counter[str] = Counter()
         self._threads = ThreadPoolExecutor(API_THREADS, thread_name_prefix="kube-api")
+        self.fence: Callable[[], bool] | None = None
+
+    def _check_fence(self, verb: str) -> None:
+        if self.fence is not None and self.fence():
+            raise Fenced(verb)
 
     async def _call(self, verb: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        self.requests[verb] += 1
-        API_REQUESTS.labels(verb).inc()
+        """One request; 429 and 5xx answers are retried with backoff (honouring Retry-After),
+        every other error is the caller's to classify (see :func:`refusal`)."""
         kwargs["_preload_content"] = False
         kwargs.setdefault("_request_timeout", 30)
         call = functools.partial(fn, *args, **kwargs)
-        resp = await asyncio.get_running_loop().run_in_executor(self._threads, call)
+        for attempt in range(RETRIES + 1):
+            self.requests[verb] += 1
+            API_REQUESTS.labels(verb).inc()
+            try:
+                resp = await asyncio.get_running_loop().run_in_executor(self._threads, call)
+                break
+            except ApiException as e:
+                if not retryable(e) or attempt == RETRIES:
+                    raise
+                await asyncio.sleep(retry_after(e, attempt))
         data = resp.data
         return json.loads(data) if data else {}
 
@@ -127,6 +186,7 @@ class Kube:
         """Create ``body``; None when it already exists and is ours (a repeated create after a
         crash: names are deterministic). With ``owner_uid``, an existing object of that name
         that the owner does not control raises :class:`ForeignObject` (it is never adopted)."""
+        self._check_fence("create")
         api_version, kind = body["apiVersion"], body["kind"]
         fn, lead = self._verb("create", api_version, kind)
         try:
@@ -151,6 +211,7 @@ class Kube:
 
         The delete carries the object's UID as a precondition, so an object recreated under the
         same name by someone else between the read and the delete is never touched."""
+        self._check_fence("delete")
         existing = await self.get(namespace, api_version, kind, name)
         if existing is None:
             return False
@@ -193,10 +254,31 @@ class Kube:
         return list(raw.get("items") or [])
 
     async def list(self, namespace: str, api_version: str, kind: str, selector: str) -> list[Obj]:
+        """Every object of ``kind`` matching ``selector``, read in pages of 500 (limit and
+        continue), so neither the API server nor this process builds one huge response. A
+        continue token that expired (410 Gone: the pages would no longer be one consistent
+        snapshot) starts the listing again from the first page."""
+        page_size = 500  # objects per page (a Trial status is at most 64 KiB: <= 32 MiB a page)
         fn, lead = self._verb("list", api_version, kind)
         args = (*lead, namespace, plural_of(kind)) if lead else (namespace,)
-        raw = await self._call("list", fn, *args, label_selector=selector)
-        return list(raw.get("items") or [])
+        items: list[Obj] = []
+        token: str | None = None
+        for _restart in range(3):
+            items, token = [], None
+            try:
+                while True:
+                    more: dict[str, str] = {"_continue": token} if token else {}
+                    raw = await self._call(
+                        "list", fn, *args, label_selector=selector, limit=page_size, **more
+                    )
+                    items.extend(raw.get("items") or [])
+                    token = (raw.get("metadata") or {}).get("continue") or None
+                    if not token:
+                        return items
+            except ApiException as e:
+                if e.status != 410 or token is None or _restart == 2:
+                    raise
+        return items  # not reached: the last restart returns or raises
 
     # ----------------------------------------------------------------- our resources
 
@@ -220,6 +302,7 @@ class Kube:
 
     async def patch_status(self, namespace: str, plural: str, name: str, status: Obj) -> bool:
         """Merge-patch the status subresource; False when the object is gone."""
+        self._check_fence("patch status")
         try:
             await self._call(
                 "patch",
@@ -241,6 +324,7 @@ class Kube:
 
 
 __all__ = [
+    "Fenced",
     "ForeignObject",
     "Kube",
     "Obj",

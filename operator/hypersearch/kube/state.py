@@ -1,7 +1,9 @@
 """Engine state in the cluster: split into Trial statuses and the HyperSearch status.
 
 Each Trial resource's ``status.record`` is the engine's record of that trial (every window,
-needed for an exact resume) beside a down-sampled ``trajectory`` for people; the HyperSearch
+needed for an exact resume, in the compact form of
+:func:`hypersearch.engine.observations.encode_windows`: about 50 KB at 365
+windows x 32 strata, within a 64 KiB budget) beside a down-sampled ``trajectory`` for people; the HyperSearch
 status holds the search-level part (phase, stage, promoted, winner). :func:`engine_state`
 joins them back into :meth:`Search.to_state` form.
 """
