@@ -3,6 +3,9 @@ mid-search; the other takes over, resumes from the cluster and finishes without 
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypersearch.kube import trail
@@ -103,3 +106,68 @@ def test_events_a_crashed_leader_never_posted_are_posted_by_its_successor(
         assert [r for r, n, _ in trail_events if n == name and r == "TrialStopped"] == want
     reposted = {(r, n) for r, n, m in trail_events if m.endswith(trail.TAKEOVER_NOTE)}
     assert {("TrialStarted", loser), ("TrialStopped", loser)} <= reposted, trail_events
+
+
+def test_a_standby_whose_clock_is_ahead_does_not_take_over_from_a_live_leader(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    """A leader whose clock is 20 s behind the standby's (equivalently: a standby 20 s ahead)
+    writes renewTimes that look 20 s old to the standby. While it keeps renewing, the standby
+    must wait: expiry is judged on the standby's own clock, by how long the Lease record stays
+    unchanged. Once the leader stops renewing, the standby takes over within a few leases."""
+    name, fake = "hypersearch-operator", "skewed-leader"
+    stop = threading.Event()
+    renewals = []
+
+    def renew_behind(leases: client.CoordinationV1Api) -> None:
+        while not stop.is_set():
+            stamp = datetime.now(UTC) - timedelta(seconds=20)
+            spec = client.V1LeaseSpec(
+                holder_identity=fake,
+                lease_duration_seconds=4,
+                acquire_time=stamp,
+                renew_time=stamp,
+                lease_transitions=0,
+            )
+            try:
+                lease = leases.read_namespaced_lease(name, namespace)
+            except client.ApiException as e:
+                if e.status != 404:
+                    raise
+                body = client.V1Lease(metadata=client.V1ObjectMeta(name=name), spec=spec)
+                leases.create_namespaced_lease(namespace, body)
+            else:
+                if lease.spec.holder_identity != fake:
+                    return  # taken over: a real leader would now find itself fenced
+                lease.spec = spec
+                leases.replace_namespaced_lease(name, namespace, lease)
+            renewals.append(stamp)
+            stop.wait(1.0)
+
+    with cluster.api_client() as own:
+        leases = client.CoordinationV1Api(own)
+        renewer = threading.Thread(target=renew_behind, args=(leases,), daemon=True)
+        renewer.start()
+        try:
+            wait_until(lambda: renewals, 30, "the skewed leader to hold the lease")
+            standby = operator_factory()
+            wait_until(lambda: "another replica leads" in standby.log(), 60, "the standby to wait")
+            lease_api = client.CoordinationV1Api(k8s)
+
+            def holder() -> str | None:
+                spec = lease_api.read_namespaced_lease(name, namespace).spec
+                return spec.holder_identity if spec else None
+
+            deadline = time.monotonic() + 16  # four lease durations and then some
+            while time.monotonic() < deadline:
+                assert holder() == fake, standby.log()
+                assert standby.proc is not None and standby.proc.poll() is None
+                time.sleep(0.5)
+            assert "leading as" not in standby.log()
+            assert renewer.is_alive()
+        finally:
+            stop.set()
+            renewer.join(10)
+    # The leader is gone: its record stops changing and the standby takes over.
+    wait_until(lambda: "leading as" in standby.log(), 20, "the standby to take over")
+    assert holder() != fake

@@ -108,7 +108,7 @@ def run_operator(args: argparse.Namespace) -> int:
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig  # Kopf's own login reads it
     api = load_client(args.kubeconfig or os.environ.get("KUBECONFIG"), args.context)
-    handlers.RUNTIME.kube = Kube(api)
+    kube = handlers.RUNTIME.kube = Kube(api)
     own = os.environ.get("POD_NAMESPACE")
     handlers.RUNTIME.options = Options(
         startup_grace=args.startup_grace,
@@ -134,6 +134,10 @@ def run_operator(args: argparse.Namespace) -> int:
                 return 0
         except KeyboardInterrupt:
             return 130
+        # No write of ours once the lease is lost or unconfirmed; renewal in its own thread,
+        # so a busy event loop cannot starve it.
+        kube.fence = leader.fenced
+        leader.keep()
     try:
         asyncio.run(_serve(args, leader))
     finally:
@@ -145,32 +149,34 @@ def run_operator(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace, leader: Leader | None) -> None:
     """Kopf in this loop, stopped by its own signal handling or by a lost lease.
 
-    The stop flag is an asyncio.Event (a threading.Event would park a worker thread that
-    blocks interpreter shutdown after SIGTERM).
+    The lease is renewed from the leader's own thread (``Leader.keep``), which stops this
+    loop through ``call_soon_threadsafe`` once the lease is lost; should the loop not wind
+    down within ``max(30, 2 * lease)`` seconds (a stuck handler), the process exits hard with
+    EXIT_LOST_LEASE. The stop flag is an asyncio.Event (a threading.Event would park a worker
+    thread that blocks interpreter shutdown after SIGTERM).
     """
     import kopf
 
     stop = asyncio.Event()
+    if leader is not None:
+        loop = asyncio.get_running_loop()
+        grace = max(30.0, 2.0 * leader.lease_seconds)
 
-    async def keep() -> None:
-        assert leader is not None
-        while True:
-            await asyncio.sleep(leader.period)
-            if not await asyncio.to_thread(leader.renew):
-                stop.set()
-                return
+        def lost() -> None:
+            loop.call_soon_threadsafe(stop.set)
+            timer = threading.Timer(grace, os._exit, (EXIT_LOST_LEASE,))
+            timer.daemon = True
+            timer.start()
 
-    keeper = asyncio.create_task(keep()) if leader is not None else None
-    try:
-        await kopf.operator(
-            standalone=True,
-            clusterwide=not args.namespace,
-            namespaces=args.namespace,
-            stop_flag=stop,
-        )
-    finally:
-        if keeper is not None:
-            keeper.cancel()
+        leader.on_lost = lost
+        if leader.lost.is_set():  # lost before the hook was in place
+            stop.set()
+    await kopf.operator(
+        standalone=True,
+        clusterwide=not args.namespace,
+        namespaces=args.namespace,
+        stop_flag=stop,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
