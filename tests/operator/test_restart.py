@@ -171,3 +171,25 @@ def test_a_standby_whose_clock_is_ahead_does_not_take_over_from_a_live_leader(
     # The leader is gone: its record stops changing and the standby takes over.
     wait_until(lambda: "leading as" in standby.log(), 20, "the standby to take over")
     assert holder() != fake
+
+
+def test_a_leader_whose_lease_is_taken_stops_writing_and_exits(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    """Another holder in the Lease fences the leader at its next renewal (from its own
+    thread): it logs the loss and exits with EXIT_LOST_LEASE without releasing the lease."""
+    from hypersearch.kube.cli import EXIT_LOST_LEASE
+
+    leader = operator_factory()
+    wait_until(lambda: "leading as" in leader.log(), 60, "the replica to lead")
+    leases = client.CoordinationV1Api(k8s)
+    lease = leases.read_namespaced_lease("hypersearch-operator", namespace)
+    lease.spec.holder_identity = "usurper"
+    lease.spec.renew_time = datetime.now(UTC)
+    leases.replace_namespaced_lease("hypersearch-operator", namespace, lease)
+    assert leader.proc is not None
+    wait_until(lambda: leader.proc.poll() is not None, 30, "the fenced leader to exit")
+    assert leader.proc.returncode == EXIT_LOST_LEASE, leader.log()
+    assert "lost the lease" in leader.log() and "now held by usurper" in leader.log()
+    spec = leases.read_namespaced_lease("hypersearch-operator", namespace).spec
+    assert spec.holder_identity == "usurper"
