@@ -83,3 +83,25 @@ def test_scraped_metrics_match_final_json(tiny: Path, tmp_path: Path) -> None:
     assert res["parameters"]["model"] == "fm" and res["data"]["rate"] == 0.5
     info = [k for k in m if k[0] == "hypersearch_trainer_info"]
     assert info and ("trial", "t-7") in info[0][1]
+
+
+def test_only_the_recent_windows_are_served_so_the_body_stays_bounded() -> None:
+    """365 windows x 32 strata: the body holds the last 64 windows (HS_METRICS_WINDOWS default)
+    and stays far below the scraper's 4 MiB limit; the counters still cover every window."""
+    from hypersearch_trainer.config import RunConfig
+    from hypersearch_trainer.exporter import TrainerMetrics
+    from hypersearch_trainer.metrics import StratumResult, WindowResult
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    m = TrainerMetrics(365, RunConfig(dataset="x").metrics_windows)
+    for w in range(365):
+        strata = {f"s{k:02d}": StratumResult(200, 90.0, 0.45, 0.71) for k in range(32)}
+        m.add_window(WindowResult(w, f"w{w}", 6400, 50, 2880.0, 0.45, 0.71, strata=strata))
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(m)
+    body = generate_latest(registry)
+    assert len(body) < 1024 * 1024, len(body)
+    got = samples(body.decode())
+    windows = {int(dict(k[1])["window"]) for k in got if k[0].endswith("_window_examples")}
+    assert windows == set(range(365 - 64, 365))
+    assert got[("hypersearch_trainer_eval_examples_total", (("stratum", "all"),))] == 365 * 6400

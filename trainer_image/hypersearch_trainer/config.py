@@ -38,7 +38,10 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "seed": ("HS_SEED", "sampling seed shared by all trials of a search (default 0)"),
     "metrics_port": ("HS_METRICS_PORT", "Prometheus port (default 9100; 0 disables)"),
     "metrics_host": ("HS_METRICS_HOST", "bind address of the exporter (default 0.0.0.0)"),
-    "metrics_windows": ("HS_METRICS_WINDOWS", "windows kept as per-window gauges (default 1000)"),
+    "metrics_windows": (
+        "HS_METRICS_WINDOWS",
+        "the last N completed windows served as per-window gauges (default 64)",
+    ),
     "metrics_linger": ("HS_METRICS_LINGER", "seconds to keep serving metrics after finishing"),
     "checkpoint_dir": ("HS_CHECKPOINT_DIR", "directory for the checkpoint (default: none)"),
     "checkpoint_every": ("HS_CHECKPOINT_EVERY", "min seconds between window checkpoints (30)"),
@@ -69,7 +72,7 @@ class RunConfig:
     seed: int = 0
     metrics_port: int = 9100
     metrics_host: str = "0.0.0.0"
-    metrics_windows: int = 1000
+    metrics_windows: int = 64  # the executor keeps the history (docs/trainer.md)
     metrics_linger: float = 0.0
     checkpoint_dir: Path | None = None
     checkpoint_every: float = 30.0

@@ -27,6 +27,12 @@ from hypersearch_trainer.metrics import WindowResult
 
 PREFIX = "hypersearch_trainer"
 ALL = "all"
+# Completed windows served as per-window gauges (HS_METRICS_WINDOWS). The executor records each
+# window as it arrives and keeps the history, so the body stays bounded (about 0.5 MB at 32
+# strata) however long the stream. 64 leaves room for an executor that restarts: the operator
+# writes a trial's record at least every 16 windows (``kube.status.PERSIST_WINDOWS``), so a
+# restart loses nothing unless about 48 more windows complete while it is away.
+KEEP_WINDOWS = 64
 
 
 class TrainerMetrics(Collector):
@@ -35,7 +41,7 @@ class TrainerMetrics(Collector):
     def __init__(
         self,
         windows_total: int,
-        keep_windows: int = 1000,
+        keep_windows: int = KEEP_WINDOWS,
         info: dict[str, str] | None = None,
         compute: ComputeMeter | None = None,
     ) -> None:

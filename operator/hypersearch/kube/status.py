@@ -1,8 +1,11 @@
 """Writing a search's state to the cluster: each Trial's status, then the HyperSearch status.
 
 Decisions reach the cluster at once (a restarted operator must not redo or undo them); progress
-alone (new windows, position) is written at most every ``progress_seconds``, since after a
-restart the trainers serve every window again. Writes that would not change anything are skipped.
+alone (new windows, position) is written at most every ``progress_seconds``, or as soon as
+:data:`PERSIST_WINDOWS` windows arrived since the last write: after a restart the trainers serve
+only their recent windows again (the reference trainer its last 64, ``HS_METRICS_WINDOWS``), so
+the record must never fall further behind than that. Writes that would not change anything are
+skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from hypersearch.kube.usage import PodUse, resource_seconds
 
 Obj = dict[str, Any]
 Ledgers = dict[int, dict[str, PodUse]]
+# A trial's record is written once this many windows arrived since the last write, throttle or
+# not. A quarter of the 64 windows the reference trainer serves: a restart then loses nothing
+# unless about 48 more windows complete while no operator is running (at one window a second,
+# most of a minute); a slower trainer is written every ``progress_seconds`` anyway.
+PERSIST_WINDOWS = 16
 
 
 def material(trial: Trial) -> str:
@@ -67,6 +75,7 @@ class StatusWriter:
         self.kube, self.namespace, self.name = kube, namespace, name
         self.progress_seconds = progress_seconds
         self._written: dict[int, tuple[str, str, float]] = {}  # material, full json, when
+        self._windows: dict[int, int] = {}  # windows in each trial's last written record
         self._search_json = ""
         self.foreign: set[int] = set()  # trials whose Trial name a stranger's object holds
 
@@ -74,6 +83,7 @@ class StatusWriter:
         """The cluster already holds this record (after a resume): no need to rewrite it."""
         full = json.dumps(trial_status(trial, ledger), sort_keys=True)
         self._written[trial.id] = (material(trial), full, time.monotonic())
+        self._windows[trial.id] = len(trial.windows)
 
     async def trial(
         self,
@@ -96,7 +106,8 @@ class StatusWriter:
         if last is not None and not force:
             if last[1] == full:
                 return
-            throttled = now - last[2] < self.progress_seconds
+            behind = len(trial.windows) - self._windows.get(trial.id, 0) >= PERSIST_WINDOWS
+            throttled = now - last[2] < self.progress_seconds and not behind
             if last[0] == decided and throttled and not flush:
                 return
         plural = names.TRIAL_PLURAL
@@ -106,6 +117,7 @@ class StatusWriter:
                 return
             await self.kube.patch_status(self.namespace, plural, trial.name, status)
         self._written[trial.id] = (decided, full, now)
+        self._windows[trial.id] = len(trial.windows)
         if trial.predicted is not None:
             metrics.PREDICTED.labels(self.namespace, self.name, trial.name).set(trial.predicted)
         if trial.final is not None:
@@ -122,4 +134,4 @@ class StatusWriter:
         return True
 
 
-__all__ = ["StatusWriter", "material", "search_status"]
+__all__ = ["PERSIST_WINDOWS", "StatusWriter", "material", "search_status"]
