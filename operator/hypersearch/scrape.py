@@ -11,19 +11,28 @@ import asyncio
 import ipaddress
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import yarl
 from prometheus_client.parser import text_string_to_metric_families
 
-from hypersearch.engine.observations import TrialReport, WindowStat
+from hypersearch.engine.observations import (
+    TrialReport,
+    WindowStat,
+    decode_windows,
+    encode_windows,
+)
 from hypersearch.spec.model import MetricsSpec
 
 OVERALL = "all"
 # Eval examples per window for the `window` objective type (the strata weights); optional.
 WINDOW_COUNT_NAME = "hypersearch_trainer_window_examples"
 MAX_BODY_BYTES = 4 * 1024 * 1024
+# Windows a ``sumcount`` state keeps re-serving to the engine, as a trainer serves its last 64.
+SUMCOUNT_WINDOWS = 64
 
 
 # Samples one scrape may carry (windows x strata x series): a larger body fails the trial
@@ -75,6 +84,33 @@ class SumCountState:
     sums: dict[str, float] = field(default_factory=dict)
     counts: dict[str, float] = field(default_factory=dict)
     windows: dict[int, WindowStat] = field(default_factory=dict)
+
+    def to_dict(self, recorded: Collection[int] = ()) -> dict[str, Any] | None:
+        """Plain data to persist beside the trial's record (None before the first reading), so
+        that a restarted executor continues from the last boundary instead of leaving the
+        windows since then as holes; only windows the record lacks (``recorded``) are kept."""
+        if self.boundary is None:
+            return None
+        pending = {w: s for w, s in self.windows.items() if w not in recorded}
+        return {
+            "boundary": self.boundary,
+            "sums": dict(sorted(self.sums.items())),
+            "counts": dict(sorted(self.counts.items())),
+            "windows": encode_windows(pending),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> SumCountState:
+        """The state :meth:`to_dict` wrote; a fresh one when ``raw`` is absent or unreadable."""
+        try:
+            return cls(
+                boundary=int(raw["boundary"]),
+                sums={str(k): float(v) for k, v in raw["sums"].items()},
+                counts={str(k): float(v) for k, v in raw["counts"].items()},
+                windows=decode_windows(raw.get("windows") or []),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return cls()
 
 
 @dataclass
@@ -174,6 +210,8 @@ def _sumcount_stats(
                 {s: (v, n / span) for s, (v, n) in strata.items()},
             )
     state.boundary, state.sums, state.counts = boundary, sums, counts
+    for w in [w for w in state.windows if w < boundary - SUMCOUNT_WINDOWS]:
+        del state.windows[w]  # recorded by the engine long ago: served as a trainer serves
     return dict(state.windows)
 
 

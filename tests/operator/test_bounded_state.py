@@ -4,15 +4,19 @@ decisions, paginated lists, and the ``sumcount`` state surviving a restart. No c
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import random
 from typing import Any
 
+import pytest
 from hypersearch.engine import Search, StartTrial, TrialReport, WindowStat
 from hypersearch.kube.api import Kube
 from hypersearch.kube.resources import trial_resource
-from hypersearch.kube.state import engine_block, restore, trial_status
+from hypersearch.kube.state import engine_block, restore, sumcount_states, trial_status
+from hypersearch.monitor import Monitor
+from hypersearch.scrape import parse_report
 from hypersearch.spec import parse
 from kubernetes.client.exceptions import ApiException
 
@@ -134,3 +138,50 @@ def test_list_reads_every_page_with_limit_and_continue() -> None:
     assert got == objects  # every object once, after starting again on the expired token
     assert all(c["limit"] == 500 and c["label_selector"] == "app=x" for c in calls)
     assert [c.get("_continue") for c in calls] == [None, "500", "1000", None, "500", "1000"]
+
+
+def _sumcount_text(position: float, loss: float, n: float) -> str:
+    return (
+        f"hypersearch_trainer_position {position}\n"
+        f"hypersearch_trainer_train_examples_total {100 * position}\n"
+        f'hypersearch_trainer_eval_loss_sum{{stratum="all"}} {loss}\n'
+        f'hypersearch_trainer_eval_examples_total{{stratum="all"}} {n}\n'
+    )
+
+
+def test_a_resumed_sumcount_trial_has_no_hole() -> None:
+    """The counter readings at the last boundary are persisted in the Trial status; a restarted
+    operator continues from them, so the windows completed while it was away get a value."""
+    doc = tiny_search("sc")
+    spec = parse(doc)
+    metrics = dataclasses.replace(
+        spec.metrics, objective_type="sumcount", objective_name="hypersearch_trainer_eval_loss_sum"
+    )
+    search = Search(spec)
+    start = search.step()[0]
+    assert isinstance(start, StartTrial)
+    monitor = Monitor(spec)
+    watch = monitor.watch(0, "http://10.0.0.1:9100/metrics")
+    # Window w scores 100 examples at a mean loss of 0.5 + w/10.
+    loss = [0.0]
+    for w in range(4):
+        loss.append(loss[-1] + 100 * (0.5 + w / 10))
+    for position, done in ((0.1, 0), (1.1, 1), (2.1, 2)):
+        text = _sumcount_text(position, loss[done], 100 * done)
+        search.observe_all({0: parse_report(text, metrics, "logloss", watch.sumcount)})
+    assert sorted(search.trials[0].windows) == [0, 1]
+    resource = trial_resource(search_object(doc), start, None)
+    saved = monitor.sumcount(0, search.trials[0].windows.keys())
+    resource["status"] = json.loads(json.dumps(trial_status(search.trials[0], None, saved)))
+
+    # The operator restarts; meanwhile the trainer completed windows 2 and 3.
+    restored = restore(spec, {"engine": engine_block(search)}, [resource])
+    again = Monitor(spec)
+    again.resumed = sumcount_states([resource])
+    watch = again.watch(0, "http://10.0.0.1:9100/metrics")
+    report = parse_report(_sumcount_text(4.1, loss[4], 400), metrics, "logloss", watch.sumcount)
+    restored.observe_all({0: report})
+    windows = restored.trials[0].windows
+    assert sorted(windows) == [0, 1, 2, 3]  # no hole
+    assert windows[2].value == windows[3].value == pytest.approx(0.75)  # the span's mean
+    assert windows[0].value == pytest.approx(0.5) and windows[1].value == pytest.approx(0.6)

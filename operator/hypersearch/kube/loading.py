@@ -20,7 +20,7 @@ from hypersearch.kube.api import Kube, owned_by
 from hypersearch.kube.children import ChildRefused, Children
 from hypersearch.kube.conditions import set_condition
 from hypersearch.kube.resources import trial_resource
-from hypersearch.kube.state import pod_ledgers, restore, spec_digest
+from hypersearch.kube.state import pod_ledgers, restore, spec_digest, sumcount_states
 from hypersearch.kube.status import StatusWriter, search_status
 from hypersearch.kube.usage import PodUse
 from hypersearch.monitor import HealthPolicy, Monitor
@@ -168,12 +168,15 @@ class SearchBase:
         # could make the engine allocate that many records).
         most = self.spec.trials + self.spec.top_k
         resources = [r for r in listed if owned_by(r, self.uid) and _trial_id(r) in range(most)]
+        # A ``sumcount`` trial continues from its last persisted boundary (no hole).
+        self.monitor.resumed = sumcount_states(resources)
         self.search = restore(self.spec, self.status, resources)
         self.pods = pod_ledgers(resources)
         stored = {int(r["spec"]["id"]) for r in resources if (r.get("status") or {}).get("record")}
         for trial in self.search.trials:  # what the cluster holds now: no need to rewrite
             if trial.id in stored:
-                self.writer.remember(trial, self.pods.get(trial.id))
+                saved = self.monitor.sumcount(trial.id, trial.windows.keys())
+                self.writer.remember(trial, self.pods.get(trial.id), saved)
         if not self.status.get("acceptedSpec"):
             self.status["acceptedSpec"] = current
             self.status["specDigest"] = spec_digest(current)
@@ -272,7 +275,10 @@ class SearchBase:
                 return False
             return True
 
-        await self.writer.trial(trial, self.pods.get(tid), recreate, force=force, flush=flush)
+        sumcount = self.monitor.sumcount(tid, trial.windows.keys()) if self.monitor else None
+        await self.writer.trial(
+            trial, self.pods.get(tid), recreate, force=force, flush=flush, sumcount=sumcount
+        )
 
     async def persist_search(self, force: bool = False) -> None:
         assert self.search is not None

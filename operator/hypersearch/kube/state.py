@@ -18,6 +18,7 @@ from hypersearch.engine import Search, Trial
 from hypersearch.engine.planner import STATE_VERSION
 from hypersearch.engine.trial import TrialState
 from hypersearch.kube.usage import PodUse
+from hypersearch.scrape import SumCountState
 from hypersearch.spec.model import DataRange, SearchSpec
 
 Obj = dict[str, Any]
@@ -43,9 +44,13 @@ def trajectory(trial: Trial, limit: int = TRAJECTORY_POINTS) -> list[list[float]
     return [*picked, points[-1]]
 
 
-def trial_status(trial: Trial, pods: dict[str, PodUse] | None = None) -> Obj:
-    """The Trial resource's status: display fields, the exact engine record, and the ledger of
-    the trial's pods (requests and lifetimes, see :mod:`hypersearch.kube.usage`)."""
+def trial_status(
+    trial: Trial, pods: dict[str, PodUse] | None = None, sumcount: Obj | None = None
+) -> Obj:
+    """The Trial resource's status: display fields, the exact engine record, the ledger of
+    the trial's pods (requests and lifetimes, see :mod:`hypersearch.kube.usage`) and, for a
+    ``sumcount`` objective, the counter readings at the last window boundary
+    (:meth:`hypersearch.scrape.SumCountState.to_dict`), so a restart leaves no hole."""
     status: Obj = {
         "state": trial.state.value,
         "reason": trial.reason,
@@ -62,7 +67,24 @@ def trial_status(trial: Trial, pods: dict[str, PodUse] | None = None) -> Obj:
     }
     if pods:
         status["pods"] = {uid: use.to_dict() for uid, use in sorted(pods.items())}
+    if sumcount is not None:
+        status["sumcount"] = sumcount
     return status
+
+
+def sumcount_states(resources: list[Obj]) -> dict[int, SumCountState]:
+    """The ``sumcount`` states kept in the Trial statuses, by trial id."""
+    out: dict[int, SumCountState] = {}
+    for r in resources:
+        raw = (r.get("status") or {}).get("sumcount")
+        state = SumCountState.from_dict(raw) if raw else None
+        if state is None or state.boundary is None:
+            continue
+        try:
+            out[int(r["spec"]["id"])] = state
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
 
 
 def pod_ledgers(resources: list[Obj]) -> dict[int, dict[str, PodUse]]:
@@ -151,6 +173,7 @@ __all__ = [
     "pod_ledgers",
     "restore",
     "spec_digest",
+    "sumcount_states",
     "trajectory",
     "trial_status",
 ]

@@ -79,9 +79,11 @@ class StatusWriter:
         self._search_json = ""
         self.foreign: set[int] = set()  # trials whose Trial name a stranger's object holds
 
-    def remember(self, trial: Trial, ledger: dict[str, PodUse] | None) -> None:
+    def remember(
+        self, trial: Trial, ledger: dict[str, PodUse] | None, sumcount: Obj | None = None
+    ) -> None:
         """The cluster already holds this record (after a resume): no need to rewrite it."""
-        full = json.dumps(trial_status(trial, ledger), sort_keys=True)
+        full = json.dumps(trial_status(trial, ledger, sumcount), sort_keys=True)
         self._written[trial.id] = (material(trial), full, time.monotonic())
         self._windows[trial.id] = len(trial.windows)
 
@@ -92,13 +94,14 @@ class StatusWriter:
         recreate: Callable[[], Awaitable[bool]],
         force: bool = False,
         flush: bool = False,
+        sumcount: Obj | None = None,
     ) -> None:
         """Write a trial's record when it changed (progress-only changes are throttled unless
         ``flush``); ``recreate`` puts back a Trial resource deleted by hand (False: a
         stranger's object holds the name, and nothing is written)."""
         if trial.id in self.foreign:
             return
-        status = trial_status(trial, ledger)
+        status = trial_status(trial, ledger, sumcount)
         full = json.dumps(status, sort_keys=True)
         decided = material(trial)
         now = time.monotonic()

@@ -42,7 +42,7 @@ from hypersearch.local.state import (
 )
 from hypersearch.monitor import HealthPolicy, Monitor, Round
 from hypersearch.report import write_results
-from hypersearch.scrape import metrics_url
+from hypersearch.scrape import SumCountState, metrics_url
 from hypersearch.spec.model import SearchSpec
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -99,8 +99,10 @@ class LocalRunner:
         self.elapsed_before = 0.0
         self.t0 = time.monotonic()
         self.interrupted = False
+        self._sumcount: dict[int, SumCountState] = {}  # saved ``sumcount`` states (resume)
         self.search = self._load()
         self.monitor = Monitor(self.spec)
+        self.monitor.resumed = self._sumcount
         self.health = HealthPolicy(
             startup_seconds=options.startup_timeout,
             max_failures=self.spec.metrics.max_failures,
@@ -127,6 +129,11 @@ class LocalRunner:
             self.meta = dict(saved.get("trials", {}))
             self.events = [Event(*e) for e in saved.get("events", [])]
             self.elapsed_before = float(saved.get("elapsedSeconds", 0.0))
+            # Counter readings of ``sumcount`` trials at their last boundary: no hole on resume.
+            for tid, raw in (saved.get("sumcount") or {}).items():
+                state = SumCountState.from_dict(raw)
+                if state.boundary is not None:
+                    self._sumcount[int(tid)] = state
             return Search.from_state(self.spec, saved["engine"])
         except (KeyError, TypeError, ValueError) as e:
             raise RunError(
@@ -148,6 +155,12 @@ class LocalRunner:
                 "engine": self.search.to_state(),
                 "trials": self.meta,
                 "events": [dataclasses.astuple(e) for e in self.events[-1000:]],
+                "sumcount": {
+                    str(t.id): state
+                    for t in self.search.trials
+                    if t.state is TrialState.RUNNING
+                    and (state := self.monitor.sumcount(t.id, t.windows.keys())) is not None
+                },
             },
             indent=None,  # written after every change: compact keeps it cheap
         )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -68,6 +69,8 @@ class Monitor:
         self.spec = spec
         self.watches: dict[int, TrialWatch] = {}
         self.concurrency = concurrency
+        # ``sumcount`` states saved by a previous executor, taken by each trial's first watch.
+        self.resumed: dict[int, SumCountState] = {}
 
     def watch(self, trial_id: int, url: str, now: float | None = None) -> TrialWatch:
         """The trial's watch, started now if it has none (or its URL changed: a new process)."""
@@ -75,7 +78,18 @@ class Monitor:
         if current is None or current.url != url:
             t = time.monotonic() if now is None else now
             current = self.watches[trial_id] = TrialWatch(url, since=t, last_change=t)
+            saved = self.resumed.pop(trial_id, None)
+            if saved is not None:
+                current.sumcount = saved
         return current
+
+    def sumcount(self, trial_id: int, recorded: Collection[int] = ()) -> dict[str, Any] | None:
+        """The trial's ``sumcount`` state to persist (None when it has none)."""
+        w = self.watches.get(trial_id)
+        if w is not None:
+            return w.sumcount.to_dict(recorded)
+        saved = self.resumed.get(trial_id)  # not watched again yet: keep what was saved
+        return saved.to_dict(recorded) if saved is not None else None
 
     def forget(self, trial_id: int) -> None:
         self.watches.pop(trial_id, None)
