@@ -90,3 +90,23 @@ def test_a_pod_left_running_for_a_stopped_trial_is_deleted_after_a_restart(
     )  # fmt: skip
     cleanup = [m for _, r, m in events(k8s, namespace, "orphan") if r == "Cleanup"]
     assert len(cleanup) == 1 and trial["metadata"]["name"] in cleanup[0], cleanup
+
+
+def test_a_template_the_api_server_rejects_fails_the_trial_once(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    """A 422 (here: a container name that is not a DNS label) is not retried: the trial fails
+    with the API server's words, one Event, and the operator does not crash-loop."""
+    op = operator_factory()
+    doc = tiny_search("rejected", trials=2, parallelism=1, maxFailedTrials=0)
+    doc["spec"]["trialTemplate"]["spec"]["containers"][0]["name"] = "Not_A_Label"
+    create_search(k8s, namespace, doc)
+    status = wait_phase(cluster, k8s, namespace, "rejected", ("Succeeded", "Failed"), timeout=90)
+    assert status["status"]["phase"] == "Failed"
+    (first,) = [t for t in trials(k8s, namespace) if t["metadata"]["name"] == "rejected-000"]
+    assert "the API server refused the Pod rejected-000: 422" in first["status"]["reason"]
+    failed = [m for _, r, m in events(k8s, namespace, "rejected") if r == "TrialFailed"]
+    assert len(failed) == 1, failed
+    assert live_pods(k8s, namespace) == []
+    log = op.log()
+    assert "will try again" not in log and "Resumed" not in log, log[-3000:]

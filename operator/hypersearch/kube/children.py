@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from hypersearch.engine import Trial
-from hypersearch.kube.api import ForeignObject, Kube
+from hypersearch.kube.api import ForeignObject, Kube, refusal
 from hypersearch.monitor import TemplateError
 from hypersearch.spec.model import SearchSpec
 from hypersearch.spec.safety import Admission, object_errors
@@ -38,6 +40,12 @@ class Children:
             return await self.kube.create(self.namespace, body, self.owner_uid)
         except ForeignObject as e:
             raise ChildRefused(str(e)) from e
+        except ApiException as e:
+            # 4xx other than 409 (handled above) and 429 (retried): asking again cannot help.
+            if 400 <= (e.status or 0) < 500 and e.status != 429:
+                meta = body.get("metadata") or {}
+                raise ChildRefused(refusal(e, str(body.get("kind")), str(meta.get("name")))) from e
+            raise
 
     async def delete(self, spec: SearchSpec, trial: Trial) -> bool:
         """Delete a trial's pod (stage 1) or workload (stage 2), if it is ours."""

@@ -228,6 +228,8 @@ class SearchController(SearchBase):
         trial = self.search.trials[trial_id]
         count = self.recreated.get(trial_id, 0) + 1
         self.recreated[trial_id] = count
+        # Kept in the status: a restarted operator must not start counting from zero again.
+        self.status.setdefault("recreations", {})[trial.name] = count
         if count > self.options.max_pod_recreations:
             reason = f"{why}, {count - 1} times; giving up"
             self.events(*trail.failed(trial.name, reason))

@@ -172,6 +172,9 @@ class SearchBase:
         self.monitor.resumed = sumcount_states(resources)
         self.search = restore(self.spec, self.status, resources)
         self.pods = pod_ledgers(resources)
+        ids = {t.name: t.id for t in self.search.trials}
+        recreations = self.status.get("recreations") or {}
+        self.recreated = {ids[n]: int(c) for n, c in recreations.items() if n in ids}
         stored = {int(r["spec"]["id"]) for r in resources if (r.get("status") or {}).get("record")}
         for trial in self.search.trials:  # what the cluster holds now: no need to rewrite
             if trial.id in stored:
