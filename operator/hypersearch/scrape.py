@@ -50,9 +50,10 @@ class ScrapeError(Exception):
     so the trial fails at once instead of after ``maxFailures`` scrapes.
     """
 
-    def __init__(self, message: str, terminal: bool = False) -> None:
+    def __init__(self, message: str, terminal: bool = False, reached: bool = False) -> None:
         super().__init__(message[:MAX_ERROR_CHARS])
         self.terminal = terminal
+        self.reached = reached  # the endpoint answered (an HTTP status), just not usefully
 
 
 def metrics_url(ip: str, port: int, path: str) -> str:
@@ -258,13 +259,15 @@ async def fetch_metrics(
         async with asyncio.timeout(timeout):
             async with session.get(url, allow_redirects=False) as resp:
                 if resp.status != 200:
-                    raise ScrapeError(f"HTTP {resp.status} from {url}")
+                    raise ScrapeError(f"HTTP {resp.status} from {url}", reached=True)
                 body = bytearray()
                 async for chunk in resp.content.iter_chunked(65536):
                     body.extend(chunk)
                     if len(body) > max_bytes:
                         raise ScrapeError(
-                            f"metrics body of {url} exceeds {max_bytes:,} bytes", terminal=True
+                            f"metrics body of {url} exceeds {max_bytes:,} bytes",
+                            terminal=True,
+                            reached=True,
                         )
                 return body.decode("utf-8", errors="replace")
     except TimeoutError as e:

@@ -82,7 +82,7 @@ class Operator:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hypersearch.kube", "--kubeconfig", str(self.kubeconfig),
              "-n", self.namespace, "--metrics-port", str(self.metrics_port),
-             "--metrics-host", "127.0.0.1", "--lease-seconds", "4", "--startup-grace", "20",
+             "--metrics-host", "127.0.0.1", "--lease-seconds", "4", "--startup-grace", "90",
              *self.extra],
             stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
         )  # fmt: skip

@@ -37,7 +37,10 @@ class TrialWatch:
     done: bool = False  # the trainer said it finished (it lingers only to be scraped)
     sumcount: SumCountState = field(default_factory=SumCountState)
 
-    def failed_scrape(self, error: str, now: float) -> None:
+    def failed_scrape(self, error: str, now: float, reached: bool = False) -> None:
+        """A scrape failed; ``reached``: the endpoint answered (an HTTP status, a body), so the
+        trainer is up and its failures count, rather than the start-up deadline."""
+        self.answered = self.answered or reached
         self.failures += 1
         self.last_error = error
         if self.failing_since is None:
@@ -104,11 +107,15 @@ class Monitor:
             async with limit:
                 try:
                     text = await fetch_metrics(session, w.url, m.timeout_seconds)
+                except ScrapeError as e:
+                    return tid, e
+                try:
                     # Parsing a large body takes CPU: off the event loop.
                     parsed = await asyncio.to_thread(
                         parse_report, text, m, self.spec.metric, w.sumcount
                     )
                 except ScrapeError as e:
+                    e.reached = True  # it answered, with something unusable
                     return tid, e
             return tid, parsed
 
@@ -117,7 +124,7 @@ class Monitor:
         for tid, result in results:
             w = self.watches[tid]
             if isinstance(result, ScrapeError):
-                w.failed_scrape(str(result), out.seen_at)
+                w.failed_scrape(str(result), out.seen_at, result.reached)
                 if result.terminal and not w.done:
                     w.done = True  # reported once
                     out.broken.append((tid, f"metrics endpoint broke the protocol: {result}"))
