@@ -1,11 +1,12 @@
 """One search's control loop: the engine's actions applied to Trial resources, Pods and Jobs.
 
-Each round lists the search's pods (and stage-2 workloads), turns pod endings into
-``finished`` calls, scrapes every running trial concurrently, feeds the batch to
+Each round reads the search's pods (from the operator's pod index; stage-2 workloads by a
+LIST), turns pod endings and pods stuck Pending into ``finished`` calls (and deletes pods left
+running for ended trials), scrapes every running trial concurrently, feeds the batch to
 ``observe_all``, applies the resulting actions and persists what changed. Order matters for
 restart safety: a Trial resource (the record) exists before its pod, search-level decisions
 are written before the children they create, and every name is deterministic, so a repeated
-create after a crash is a harmless 409.
+create after a crash is a 409 on an object the search already owns.
 """
 
 from __future__ import annotations
