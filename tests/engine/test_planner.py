@@ -260,3 +260,16 @@ def test_a_sub_sampled_stage1_run_is_trained_again_in_full() -> None:
     search = replay(spec_for(), world.curves).search
     stage2 = [t for t in search.trials if t.stage == 2]
     assert stage2 and all(t.examples > 0 and not t.reason.startswith("reused") for t in stage2)
+
+
+def test_best_trial_is_never_a_stopped_one_while_others_race() -> None:
+    """`kubectl get` shows bestTrial: a stopped trial's (shorter-prefix) prediction must not
+    outrank trials still running, and in stage 2 the promoted ranking shows first."""
+    search = Search(spec_for())
+    ids = [a.trial for a in search.step() if isinstance(a, StartTrial)]
+    stopped, running = search.trials[ids[0]], search.trials[ids[1]]
+    stopped.predicted, stopped.state = 0.1, TrialState.STOPPED
+    running.predicted = 0.5
+    assert search.summary()["bestTrial"] == running.name
+    search.promoted = [ids[1]]
+    assert search.summary()["bestTrial"] == running.name

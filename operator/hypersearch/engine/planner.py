@@ -454,12 +454,19 @@ class Search:
     # ----------------------------------------------------------------- endings
 
     def _best(self) -> Trial | None:
+        """The trial a person should look at: the best full-training result; before one
+        exists, the first promoted configuration (promotion's own ranking); in stage 1 the best
+        prediction among trials still in the race (a stopped trial's prediction came from a
+        shorter prefix and is not comparable)."""
         finals = [t for t in self._stage(2) if t.final is not None]
         if finals:
             return min(finals, key=lambda t: self.spec.sign * (t.final or 0.0))
+        if self.promoted:
+            return self.trials[self.promoted[0]]
         predicted = [t for t in self._stage(1) if t.predicted is not None]
-        if predicted:
-            return min(predicted, key=lambda t: self.spec.sign * (t.predicted or 0.0))
+        racing = [t for t in predicted if t.state in (TrialState.RUNNING, TrialState.COMPLETED)]
+        if racing or predicted:
+            return min(racing or predicted, key=lambda t: self.spec.sign * (t.predicted or 0.0))
         return None
 
     def _fail(self, trial: Trial, reason: str, kill: bool = False) -> list[Action]:
