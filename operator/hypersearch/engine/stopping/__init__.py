@@ -1,5 +1,7 @@
 """Stopping rules, chosen by name (``spec.stage1.stopping.rule``) and built from their settings."""
 
+from typing import Any
+
 from hypersearch.engine.stopping.asha import AshaStopping
 from hypersearch.engine.stopping.base import (
     Rung,
@@ -21,41 +23,23 @@ STOPPING_RULES: dict[str, type[StoppingRule]] = {
 def stopping_rule_from_spec(spec: SearchSpec) -> StoppingRule:
     """The rule ``spec.stopping.rule`` names, built from the spec's settings (the one place)."""
     s = spec.stopping
-    metric, goal_sign, window_name = spec.metric, spec.sign, spec.window_name
+    # Every rule with rungs takes the same settings (performance also a confidence).
+    shared: dict[str, Any] = {
+        "eta": s.eta,
+        "min_cohort": s.min_cohort,
+        "compare_windows": s.compare_windows,
+        "rungs": s.rungs,
+        "min_position": s.min_position,
+        "metric": spec.metric,
+        "goal_sign": spec.sign,
+        "window_name": spec.window_name,
+    }
     if s.rule == "performance":
-        return PerformanceStopping(
-            eta=s.eta,
-            min_cohort=s.min_cohort,
-            compare_windows=s.compare_windows,
-            confidence=s.confidence,
-            rungs=s.rungs,
-            min_position=s.min_position,
-            metric=metric,
-            goal_sign=goal_sign,
-            window_name=window_name,
-        )
+        return PerformanceStopping(confidence=s.confidence, **shared)
     if s.rule == "asha":
-        return AshaStopping(
-            eta=s.eta,
-            min_cohort=s.min_cohort,
-            compare_windows=s.compare_windows,
-            rungs=s.rungs,
-            min_position=s.min_position,
-            metric=metric,
-            goal_sign=goal_sign,
-            window_name=window_name,
-        )
+        return AshaStopping(**shared)
     if s.rule == "median":
-        return MedianStopping(
-            min_cohort=s.min_cohort,
-            eta=s.eta,
-            compare_windows=s.compare_windows,
-            rungs=s.rungs,
-            min_position=s.min_position,
-            metric=metric,
-            goal_sign=goal_sign,
-            window_name=window_name,
-        )
+        return MedianStopping(**shared)
     if s.rule == "none":
         return NoStopping()
     raise ValueError(f"unknown stopping rule {s.rule!r}; known: {', '.join(STOPPING_RULES)}")
