@@ -1,5 +1,6 @@
 # The HyperSearch operator image: the `hypersearch` package without the trainer's heavy extras
-# (torch, pyarrow, river are only needed in trainer images).
+# (torch, pyarrow, river are only needed in trainer images), installed with the repository's
+# pinned versions (constraints.txt, shared with scripts/setup.sh and trainer_image/Dockerfile).
 #   docker build -t ghcr.io/hypersearch/operator:0.1.0 .
 FROM python:3.11-slim
 
@@ -10,17 +11,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /src
 # pyproject maps both packages (hypersearch, hypersearch_trainer); both sources are small.
-COPY pyproject.toml README.md ./
+COPY constraints.txt pyproject.toml README.md ./
 COPY operator/ operator/
 COPY manifests/crds/ manifests/crds/
 COPY trainer_image/ trainer_image/
 # The CRD is the spec's schema: operator/hypersearch/spec/crd.yaml is a symlink into
 # manifests/crds/, so copy the real file into the package before installing it.
 RUN cp --remove-destination manifests/crds/hypersearch.yaml operator/hypersearch/spec/crd.yaml \
-    && pip install . \
+    && pip install -c constraints.txt . \
     && rm -rf /src
 
-RUN useradd --uid 10001 --no-create-home operator
+WORKDIR /
+# The entrypoint imports without the trainer's extras.
+RUN python -m hypersearch.kube --help >/dev/null \
+    && useradd --uid 10001 --no-create-home operator
 USER 10001
 EXPOSE 8080
 ENTRYPOINT ["python", "-m", "hypersearch.kube"]

@@ -15,11 +15,14 @@ import sys
 if sys.version_info < (3, 11):
     sys.exit(f"HyperSearch needs Python 3.11+, the venv has {sys.version.split()[0]}")
 PY
-# Re-install only when the dependency list changed (pip would otherwise re-resolve every run).
+# Re-install only when the dependency list or its pins changed (pip would otherwise re-resolve
+# every run). constraints.txt pins every dependency (scripts/lock.py writes it; the Dockerfiles
+# install with it too).
 stamp="$HS_VENV/.hypersearch-deps"
-want="$(sha256sum "$HS_ROOT/pyproject.toml" | cut -c1-16)"
+want="$(cat "$HS_ROOT/pyproject.toml" "$HS_ROOT/constraints.txt" | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  "$HS_VENV/bin/pip" install --disable-pip-version-check -q -e "$HS_ROOT[trainer,dev]"
+  "$HS_VENV/bin/pip" install --disable-pip-version-check -q -c "$HS_ROOT/constraints.txt" \
+    -e "$HS_ROOT[trainer,dev]"
   echo "$want" > "$stamp"
 else
   # Same dependencies: just point the editable install at this checkout.
