@@ -2,7 +2,8 @@
 
 Used by tests (synthetic streams with a known truth) and by the search-quality benchmark (cached
 real trajectories). Every running trial advances one window per tick, so trials started later
-meet a cohort that is further ahead, as in a real asynchronous search.
+meet a cohort that is further ahead, as in a real asynchronous search. A window without scored
+examples is reported as empty (missing data), as the scraper reports a trainer's.
 """
 
 from __future__ import annotations
@@ -20,11 +21,22 @@ from hypersearch.spec.model import DataRange, ParamValue, SearchSpec
 @dataclass(frozen=True)
 class Curve:
     """A run's metric for each window of [start, stop), examples trained in each, and optionally
-    per-stratum metrics and eval counts (for the stratified predictor)."""
+    per-stratum metrics and eval counts (for the stratified predictor).
+
+    ``scored``: examples scored in each window. A window with none (a day without data, or none
+    in the evaluation sample) is missing data, reported as empty as a trainer does; without
+    ``scored`` every window counts as scored. A window that was scored but has no finite metric
+    is a run that diverged (or crashed): it is reported as it is, and the engine fails the trial.
+    """
 
     metrics: np.ndarray
     examples: np.ndarray
     strata: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    scored: np.ndarray | None = None
+
+    def is_empty(self, i: int) -> bool:
+        """Whether window ``i`` had no example to score (missing data, not a value)."""
+        return self.scored is not None and bool(self.scored[i] == 0)
 
     def window(self, i: int) -> WindowStat:
         strata = {
@@ -32,7 +44,8 @@ class Curve:
             for s, (v, c) in self.strata.items()
             if np.isfinite(v[i]) and c[i] > 0
         }
-        return WindowStat(float(self.metrics[i]), 1.0, strata)
+        count = 1.0 if self.scored is None or not np.isfinite(self.scored[i]) else self.scored[i]
+        return WindowStat(float(self.metrics[i]), float(count), strata)
 
 
 # params, data -> the curve of that run
@@ -90,11 +103,13 @@ def replay(
         for tid, run in runs.items():
             w = run.start + run.cursor
             run.cursor += 1
+            empty = run.curve.is_empty(run.cursor - 1)
             reports[tid] = TrialReport(
                 position=float(w + 1),
                 examples=float(run.curve.examples[: run.cursor].sum()),
-                windows={w: run.curve.window(run.cursor - 1)},
+                windows={} if empty else {w: run.curve.window(run.cursor - 1)},
                 done=run.cursor >= run.curve.metrics.size,
+                empty=frozenset({w}) if empty else frozenset(),
             )
         apply(search.observe_all(reports))
         for tid, report in sorted(reports.items()):

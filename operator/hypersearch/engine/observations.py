@@ -102,7 +102,8 @@ def _unpack(text: str, size: int) -> np.ndarray:
 
 
 def _runs(keys: list[int]) -> list[list[int]]:
-    """Sorted window indices as ``[start, stop)`` runs (a trial's windows are one run)."""
+    """Sorted window indices as ``[start, stop)`` runs (a trial's windows are usually one run;
+    an empty window or a lost one is a hole between two)."""
     runs: list[list[int]] = []
     for w in keys:
         if runs and runs[-1][1] == w:
@@ -110,6 +111,16 @@ def _runs(keys: list[int]) -> list[list[int]]:
         else:
             runs.append([w, w + 1])
     return runs
+
+
+def encode_window_set(windows: Collection[int]) -> list[list[int]]:
+    """A set of window indices as sorted ``[start, stop)`` runs (plain data)."""
+    return _runs(sorted(set(windows)))
+
+
+def decode_window_set(raw: Any) -> set[int]:
+    """:func:`encode_window_set` undone (an absent or empty value is the empty set)."""
+    return {w for start, stop in raw or [] for w in range(int(start), int(stop))}
 
 
 def encode_windows(windows: dict[int, WindowStat]) -> Any:
@@ -168,6 +179,9 @@ class TrialReport:
 
     ``cpu_seconds`` / ``gpu_seconds`` are the trainer's own compute counters (cumulative since
     the run started); None when it does not export them, and the executor measures instead.
+    ``empty`` are completed windows that had no example to score (an outage, a holiday, a
+    quiet hour): missing data, not a value. They are never in ``windows``; a window that is
+    neither there nor here is simply not known (not reached yet, or not served).
     """
 
     position: float
@@ -176,6 +190,7 @@ class TrialReport:
     done: bool = False
     cpu_seconds: float | None = None
     gpu_seconds: float | None = None
+    empty: frozenset[int] = frozenset()
 
 
 def report_problem(
@@ -206,6 +221,9 @@ def report_problem(
         for stratum, (value, count) in stat.strata.items():
             if not math.isfinite(value) or not math.isfinite(count) or count < 0:
                 return f"reported garbage for stratum {stratum[:64]!r} of window {w}"
+    for w in report.empty:
+        if not 0 <= w < windows:
+            return f"reported window {w} as empty, outside the stream's {windows} windows"
     new = {s for stat in report.windows.values() for s in stat.strata} - set(known_strata)
     if len(known_strata) + len(new) > MAX_STRATA:
         return (

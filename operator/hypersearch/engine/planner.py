@@ -131,6 +131,9 @@ class Search:
             trial.position = report.position
             trial.examples = report.examples
             trial.windows.update(fresh)
+            # Empty windows are missing data: remembered (the evaluation window may hold one)
+            # but never a value; a window with a metric is not empty.
+            trial.empty.update(w for w in report.empty if w not in trial.windows)
             if cpu is not None:
                 if gpu is not None or not counted:  # counted: a GPU counter catching up stays
                     trial.gpu_seconds = gpu or 0.0
@@ -163,7 +166,7 @@ class Search:
         if trial.stage == 2:
             final = self._target_mean(trial)
             if final is None:
-                return self._fail(trial, "finished without reporting the evaluation window")
+                return self._fail(trial, self._no_target(trial))
             trial.final = final
             trial.state = TrialState.COMPLETED
             trial.reason = (
@@ -436,6 +439,7 @@ class Search:
     def _reuse(self, trial: Trial, src: Trial, final: float) -> ReuseRun:
         trial.state = TrialState.COMPLETED
         trial.windows = dict(src.windows)
+        trial.empty = set(src.empty)
         trial.position = src.position
         trial.final = final
         trial.cpu_seconds, trial.gpu_seconds, trial.compute_source = 0.0, 0.0, REUSED
@@ -447,9 +451,23 @@ class Search:
         return ReuseRun(trial.id, trial.name, src.id, trial.reason)
 
     def _target_mean(self, trial: Trial) -> float | None:
-        target = [w for w in self.spec.target_windows if w < trial.data.stop]
+        """Mean metric over the evaluation window; its empty windows (no example to score) are
+        missing data and left out. None unless every other window of it was reported."""
+        target = [
+            w for w in self.spec.target_windows if w < trial.data.stop and w not in trial.empty
+        ]
         values = [trial.windows[w].value for w in target if w in trial.windows]
         return float(np.mean(values)) if values and len(values) == len(target) else None
+
+    def _no_target(self, trial: Trial) -> str:
+        """Why a finished full-training run has no target (see :meth:`_target_mean`)."""
+        target = [w for w in self.spec.target_windows if w < trial.data.stop]
+        if target and all(w in trial.empty for w in target):
+            return (
+                f"finished, but every {self.spec.window_name} of the evaluation window "
+                f"({target[0]}-{target[-1]}) had no example to score"
+            )
+        return "finished without reporting the evaluation window"
 
     # ----------------------------------------------------------------- endings
 

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from hypersearch.engine.observations import WindowStat, decode_windows, encode_windows
+from hypersearch.engine.observations import (
+    WindowStat,
+    decode_window_set,
+    decode_windows,
+    encode_window_set,
+    encode_windows,
+)
 from hypersearch.spec.model import DataRange, ParamValue
 
 
@@ -31,6 +37,8 @@ class Trial:
     position: float = 0.0
     examples: float = 0.0
     windows: dict[int, WindowStat] = field(default_factory=dict)
+    # Completed windows that had no example to score: missing data, never a value.
+    empty: set[int] = field(default_factory=set)
     next_check: int = 0
     predicted: float | None = None
     predicted_std: float | None = None
@@ -56,6 +64,7 @@ class Trial:
             "position": self.position,
             "examples": self.examples,
             "windows": encode_windows(self.windows),
+            "empty": encode_window_set(self.empty),
             "nextCheck": self.next_check,
             "predicted": self.predicted,
             "predictedStd": self.predicted_std,
@@ -79,6 +88,7 @@ class Trial:
             position=float(raw["position"]),
             examples=float(raw["examples"]),
             windows=decode_windows(raw["windows"]),
+            empty=decode_window_set(raw.get("empty")),
             next_check=int(raw["nextCheck"]),
             predicted=raw["predicted"],
             predicted_std=raw["predictedStd"],

@@ -71,8 +71,10 @@ class Predictor(ABC):
 def recent_gap(residuals: np.ndarray, recent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, std and count of each row's last ``recent`` observed residuals (vectorised).
 
-    Trials observe contiguous windows, so "the last ``recent`` observed" is a suffix of the row;
-    cumulative sums give every row's window mean without a Python loop.
+    "Observed" skips holes: a window without examples (empty for everyone, or for this trial's
+    evaluation sample) or one whose report was lost is NaN and does not count, so a trial with a
+    hole still averages its last ``recent`` real windows. Cumulative counts from the end of each
+    row pick them without a Python loop.
     """
     mask = ~np.isnan(residuals)
     r = np.where(mask, residuals, 0.0)

@@ -25,10 +25,41 @@ def _saturation(data_seen: np.ndarray) -> np.ndarray:
     return out
 
 
-def _data_seen(ctx: PredictionContext) -> np.ndarray:
-    """Data each trial had trained on by the end of each window, in full-window units."""
+def _with_data(values: np.ndarray) -> np.ndarray:
+    """Per window: whether it had data. A window nobody observed between two observed ones had
+    no examples (empty for everyone, e.g. an outage) and adds no data; windows before the first
+    observed one (outside stage 1's range) and after the last (not reached yet) count as full."""
+    seen = ~np.isnan(values).all(axis=0)
+    observed = np.flatnonzero(seen)
+    w = np.arange(values.shape[1])
+    if not observed.size:
+        return np.ones(values.shape[1], dtype=bool)
+    out: np.ndarray = seen | (w < observed[0]) | (w > observed[-1])
+    return out
+
+
+def _windows_with_data(with_data: np.ndarray, start: np.ndarray, upto: np.ndarray) -> np.ndarray:
+    """Windows with data in ``[start, upto]`` (inclusive), element-wise; windows beyond the
+    table count as full."""
+    cum = np.concatenate([[0], np.cumsum(with_data)])
+    width = with_data.size
+
+    def before(w: np.ndarray) -> np.ndarray:  # windows with data in [0, w)
+        w = np.maximum(w, 0)
+        inside = np.minimum(w, width).astype(int)
+        counted: np.ndarray = cum[inside] + np.maximum(w - width, 0)
+        return counted
+
+    out: np.ndarray = before(upto + 1) - before(start)
+    return out
+
+
+def _data_seen(ctx: PredictionContext, with_data: np.ndarray) -> np.ndarray:
+    """Data each trial had trained on by the end of each window, in full-window units (windows
+    without examples add none)."""
     w = np.arange(ctx.values.shape[1])[None, :]
-    out: np.ndarray = (w - ctx.starts[:, None] + 1) * ctx.rates[:, None]
+    windows = _windows_with_data(with_data, ctx.starts[:, None], w)
+    out: np.ndarray = windows * ctx.rates[:, None]
     return out
 
 
@@ -113,7 +144,12 @@ class TrajectoryPredictor(Predictor):
         return gap_now + change, gap_now
 
     def _fit_beats_constant(
-        self, ctx: PredictionContext, x: np.ndarray, residuals: np.ndarray, use: np.ndarray
+        self,
+        ctx: PredictionContext,
+        x: np.ndarray,
+        residuals: np.ndarray,
+        use: np.ndarray,
+        with_data: np.ndarray,
     ) -> bool:
         """Whether extrapolating a prefix predicts the held-back last windows better than constant."""
         last = _last_observed(use)
@@ -128,6 +164,8 @@ class TrajectoryPredictor(Predictor):
         actual = np.where(held, residuals, 0).sum(axis=1) / np.maximum(counts, 1)
         held_w = np.where(held, w, 0).sum(axis=1) / np.maximum(counts, 1)
         at = (held_w - ctx.starts + 1) * ctx.rates
+        if not with_data.all():  # holes: count only the windows that had data
+            at = _windows_with_data(with_data, ctx.starts, np.rint(held_w)) * ctx.rates
         fitted, constant = self._extrapolate(ctx, x, train, train_use, at)
         ok = eligible & np.isfinite(fitted) & np.isfinite(constant)
         err_fit = float(np.mean((fitted[ok] - actual[ok]) ** 2))
@@ -138,11 +176,15 @@ class TrajectoryPredictor(Predictor):
         base_score, base_std = self.fallback.predict(ctx)
         residuals = ctx.fit.residuals(ctx.values)
         use = ~np.isnan(residuals)
-        x = _saturation(_data_seen(ctx))
-        if not self._fit_beats_constant(ctx, x, residuals, use):
+        with_data = _with_data(ctx.values)
+        x = _saturation(_data_seen(ctx, with_data))
+        if not self._fit_beats_constant(ctx, x, residuals, use, with_data):
             return base_score, base_std
         mid = (ctx.target.start + ctx.target.stop - 1) / 2
-        at = np.full(ctx.values.shape[0], (mid - ctx.target_start + 1) * ctx.target_rate)
+        full = _windows_with_data(with_data, np.array([ctx.target_start]), np.array([round(mid)]))[
+            0
+        ] + (mid - round(mid))
+        at = np.full(ctx.values.shape[0], full * ctx.target_rate)
         gap, gap_now = self._extrapolate(ctx, x, residuals, use, at)
         # Uncertainty grows with how far the prediction moved from what was observed.
         std = np.sqrt(base_std**2 + (gap - gap_now) ** 2)

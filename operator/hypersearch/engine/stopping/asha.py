@@ -6,6 +6,7 @@ from hypersearch.engine.stopping.base import (
     Rung,
     Standing,
     TopFractionRule,
+    recent_columns,
     row_means,
     standing_of,
 )
@@ -16,15 +17,15 @@ class AshaStopping(TopFractionRule):
 
     ``AshaStopping(eta=3, min_cohort=4, compare_windows=7)``: at each rung (explicit ``rungs``, or
     geometric from ``min_position`` by ``eta``), once ``min_cohort`` trials reached it, a trial
-    outside the top ``1/eta`` of them is stopped.
+    outside the top ``1/eta`` of them is stopped. Windows without examples for the whole cohort
+    (an outage) are skipped: the last ``compare_windows`` windows with data are compared.
     """
 
     name = "asha"
     label = "recent"
 
     def rank(self, rung: Rung) -> Standing:
-        recent = rung.values[:, max(0, rung.values.shape[1] - self.compare_windows) :]
-        return standing_of(row_means(recent), rung.cohort)
+        return standing_of(row_means(recent_columns(rung, self.compare_windows)), rung.cohort)
 
     def decide(self, rung: Rung, standing: Standing, row: int) -> str | None:
         return self.verdict(rung, standing, standing.scores, row)

@@ -92,6 +92,18 @@ def row_means(values: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
+def recent_columns(rung: Rung, count: int) -> np.ndarray:
+    """The rung's last ``count`` windows that some trial of its cohort observed (all rows).
+
+    A window that is empty for the whole cohort (no examples: an outage, a holiday) holds no
+    comparison, so it is skipped instead of leaving fewer windows, or none, to compare on.
+    """
+    values = rung.values
+    observed = np.flatnonzero(~np.isnan(values[rung.cohort]).all(axis=0))
+    picked: np.ndarray = values[:, observed[-count:]] if count > 0 else values[:, :0]
+    return picked
+
+
 class StoppingRule(ABC):
     """Decides at checkpoints; implementations are chosen by ``name`` in the spec.
 
