@@ -158,14 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--startup-timeout",
         type=float,
-        default=120.0,
-        help="fail a trial whose metrics endpoint never answers within this (seconds, 120)",
+        default=None,
+        help="fail a trial whose metrics endpoint never answers within this (seconds; overrides "
+        "spec.deadlines.startupSeconds, default 120)",
     )
     run.add_argument(
         "--hang-timeout",
         type=float,
-        default=600.0,
-        help="fail a trial that makes no progress for this long (seconds, 600)",
+        default=None,
+        help="fail a trial that makes no progress for this long (seconds; overrides "
+        "spec.deadlines.progressSeconds, default 600)",
     )
     run.add_argument(
         "--stop-grace", type=float, default=10.0, help="seconds from SIGTERM to SIGKILL (10)"

@@ -89,13 +89,17 @@ def test_crash_silence_and_hang_fail_with_clear_reasons(tmp_path: Path) -> None:
         "HS_FAKE_MODES",
         "fake-bad-000:crash,fake-bad-001:silent,fake-bad-002:hang",
     )
-    runner = run(doc, tmp_path / "out", startup_timeout=3.0, hang_timeout=2.0, stop_grace=1.0)
+    # The start-up deadline from the spec; the hang deadline given on the command line wins
+    # over the spec's.
+    doc["spec"]["deadlines"] = {"startupSeconds": 3, "progressSeconds": 1000}
+    runner = run(doc, tmp_path / "out", hang_timeout=2.0, stop_grace=1.0)
     reasons = {t.name: t.reason for t in runner.search.trials}
     assert runner.search.trials[0].state.value == "Failed"
     assert "crashed: exit code 3" in reasons["fake-bad-000"]
     assert "simulated crash" in reasons["fake-bad-000"]
-    assert "never answered" in reasons["fake-bad-001"]
-    assert "hung: no progress for 2s" in reasons["fake-bad-002"]
+    assert reasons["fake-bad-001"].startswith("StartupDeadlineExceeded: ")
+    assert "never answered in 3s" in reasons["fake-bad-001"]
+    assert "ProgressDeadlineExceeded: hung, no progress for 2s" in reasons["fake-bad-002"]
     assert runner.search.phase == "Succeeded"  # three failures are within maxFailedTrials=3
     pids = [info["pid"] for info in runner.meta.values()]
     assert pids and not any(alive(p) for p in pids)

@@ -14,7 +14,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.cluster import Cluster
-from tests.operator.conftest import create_search, tiny_search, wait_phase
+from tests.operator.conftest import create_search, events, tiny_search, trials, wait_phase
 
 GROUP, KIND, PLURAL = "harness.hypersearch.test", "TrainRun", "trainruns"
 CRD = {
@@ -57,8 +57,9 @@ class FakeTrainingOperator(threading.Thread):
     """Runs each TrainRun's ``spec.replicaSpecs.main.template`` as one pod; sets Complete or
     Failed on the TrainRun when the pod ends."""
 
-    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+    def __init__(self, api: client.ApiClient, namespace: str, report: bool = True) -> None:
         super().__init__(daemon=True)
+        self.report = report  # False: a controller that never sets a condition
         self.core, self.custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
         self.namespace = namespace
         self.halt = threading.Event()
@@ -93,12 +94,27 @@ class FakeTrainingOperator(threading.Thread):
                 self.pods[name] = pod
                 continue
             phase = self.core.read_namespaced_pod(pod_name, self.namespace).status.phase
-            if phase in ("Succeeded", "Failed"):
+            if phase in ("Succeeded", "Failed") and self.report:
                 kind = "Complete" if phase == "Succeeded" else "Failed"
                 status = {"conditions": [{"type": kind, "status": "True", "reason": f"Pod{phase}"}]}
                 self.custom.patch_namespaced_custom_object_status(
                     GROUP, "v1", self.namespace, PLURAL, name, {"status": status}
                 )
+
+
+def custom_stage2(doc: dict[str, Any]) -> None:
+    trainer = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
+    doc["spec"]["stage2"] = {
+        "topK": 1,
+        "workload": {
+            "apiVersion": f"{GROUP}/v1",
+            "kind": KIND,
+            "template": {"replicaSpecs": {"main": {"replicas": 1, "template": {
+                "metadata": {"labels": {"team": "ads"}},
+                "spec": {"containers": [trainer]},
+            }}}},
+        },
+    }  # fmt: skip
 
 
 def test_stage2_with_a_custom_workload_kind(
@@ -109,18 +125,7 @@ def test_stage2_with_a_custom_workload_kind(
     fake.start()
     try:
         doc = tiny_search("custom", trials=3)
-        trainer = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
-        doc["spec"]["stage2"] = {
-            "topK": 1,
-            "workload": {
-                "apiVersion": f"{GROUP}/v1",
-                "kind": KIND,
-                "template": {"replicaSpecs": {"main": {"replicas": 1, "template": {
-                    "metadata": {"labels": {"team": "ads"}},
-                    "spec": {"containers": [trainer]},
-                }}}},
-            },
-        }  # fmt: skip
+        custom_stage2(doc)
         # The administrator allows the kind (as the chart's workloadKinds value does).
         operator_factory(f"--workload-kind={GROUP}/v1/{KIND}")
         create_search(k8s, namespace, doc)
@@ -141,3 +146,38 @@ def test_stage2_with_a_custom_workload_kind(
         GROUP, "v1", namespace, PLURAL
     )["items"]
     assert [r["metadata"]["name"] for r in trainruns] == [winner["trial"]]
+
+
+def test_a_workload_kind_that_never_sets_its_condition_fails_at_the_deadline(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    install_crd(cluster, k8s)
+    fake = FakeTrainingOperator(k8s, namespace, report=False)
+    fake.start()
+    try:
+        doc = tiny_search("silent", trials=2)
+        custom_stage2(doc)
+        doc["spec"]["deadlines"] = {"workloadConditionSeconds": 5}
+        operator_factory(f"--workload-kind={GROUP}/v1/{KIND}")
+        create_search(k8s, namespace, doc)
+        search = wait_phase(cluster, k8s, namespace, "silent", ("Succeeded", "Failed"))
+    finally:
+        fake.halt.set()
+        fake.join(10)
+    assert search["status"]["phase"] == "Failed", search["status"]
+    [full] = [t for t in trials(k8s, namespace) if t["spec"]["stage"] == 2]
+    reason = full["status"]["reason"]
+    assert reason.startswith("WorkloadDeadlineExceeded: ") and "set neither" in reason, reason
+    assert full["status"]["conditions"][0]["reason"] == "WorkloadDeadlineExceeded"
+    conditions = {c["type"]: c for c in search["status"]["conditions"]}
+    assert conditions["DeadlineExceeded"]["reason"] == "WorkloadDeadlineExceeded"
+    failed = [m for _, r, m in events(k8s, namespace, "silent") if r == "TrialFailed"]
+    assert len(failed) == 1 and "WorkloadDeadlineExceeded" in failed[0], failed
+    # The workload was deleted (its pod goes with it): nothing is left running.
+    custom = client.CustomObjectsApi(k8s)
+
+    def gone() -> bool:
+        runs = custom.list_namespaced_custom_object(GROUP, "v1", namespace, PLURAL)["items"]
+        return not [r for r in runs if not r["metadata"].get("deletionTimestamp")]
+
+    cluster.wait(gone, 60, "the silent workload to be deleted")

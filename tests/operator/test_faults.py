@@ -31,8 +31,9 @@ def live_pods(api: client.ApiClient, namespace: str) -> list[str]:
 def test_an_unschedulable_pod_fails_its_trial_with_the_schedulers_reason(
     cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
 ) -> None:
-    operator_factory("--pending-timeout", "10")
+    operator_factory()  # its default Pending deadline (600 s) is the spec's to shorten
     doc = tiny_search("huge", trials=2, parallelism=1, maxFailedTrials=0)
+    doc["spec"]["deadlines"] = {"pendingSeconds": 10}
     trainer = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
     trainer["resources"] = {"requests": {"cpu": "1000"}}  # no node has 1000 CPUs
     create_search(k8s, namespace, doc)
@@ -40,7 +41,10 @@ def test_an_unschedulable_pod_fails_its_trial_with_the_schedulers_reason(
     assert status["status"]["phase"] == "Failed"
     (first,) = [t for t in trials(k8s, namespace) if t["metadata"]["name"] == "huge-000"]
     reason = first["status"]["reason"]
-    assert "Pending" in reason and "Unschedulable" in reason, reason
+    assert reason.startswith("PendingDeadlineExceeded: ") and "Unschedulable" in reason, reason
+    assert first["status"]["conditions"][0]["reason"] == "PendingDeadlineExceeded"
+    conditions = {c["type"]: c for c in status["status"]["conditions"]}
+    assert conditions["DeadlineExceeded"]["reason"] == "PendingDeadlineExceeded"
     failed = [m for _, r, m in events(k8s, namespace, "huge") if r == "TrialFailed"]
     assert len(failed) == 1 and "Unschedulable" in failed[0], failed
     wait_until(lambda: live_pods(k8s, namespace) == [], 60, "the pending pod to be deleted")
@@ -110,3 +114,38 @@ def test_a_template_the_api_server_rejects_fails_the_trial_once(
     assert live_pods(k8s, namespace) == []
     log = op.log()
     assert "will try again" not in log and "Resumed" not in log, log[-3000:]
+
+
+def test_a_pod_on_a_lost_node_is_failed_then_force_deleted(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    """A node that stopped answering: its pod never starts, and once deleted it stays
+    Terminating for ever (no node agent confirms). The trial fails at the Pending deadline, the
+    pod is force-deleted after the Terminating one, with one Event each, and nothing is left."""
+    core = client.CoreV1Api(k8s)
+    node = f"lost-{namespace}"[:63]
+    core.create_node({
+        "metadata": {"name": node},
+        "spec": {"unschedulable": True,  # the scheduler never places other tests' pods here
+                 "taints": [{"key": "lost", "effect": "NoSchedule"}]},
+    })  # fmt: skip
+    try:
+        operator_factory()
+        doc = tiny_search("lost", trials=2, parallelism=1, maxFailedTrials=0)
+        doc["spec"]["deadlines"] = {"pendingSeconds": 5, "terminatingSeconds": 5}
+        pod_spec = doc["spec"]["trialTemplate"]["spec"]
+        pod_spec["nodeName"] = node  # bound there directly, as if scheduled before the loss
+        pod_spec["terminationGracePeriodSeconds"] = 1
+        create_search(k8s, namespace, doc)
+        status = wait_phase(cluster, k8s, namespace, "lost", ("Succeeded", "Failed"), timeout=120)
+        assert status["status"]["phase"] == "Failed"
+        (first,) = [t for t in trials(k8s, namespace) if t["metadata"]["name"] == "lost-000"]
+        assert first["status"]["reason"].startswith("PendingDeadlineExceeded: "), first["status"]
+        names = lambda: [p.metadata.name for p in core.list_namespaced_pod(namespace).items]  # noqa: E731
+        wait_until(lambda: names() == [], 90, "the terminating pod to be force-deleted")
+        said = events(k8s, namespace, "lost")
+        assert len([m for _, r, m in said if r == "TrialFailed"]) == 1, said
+        forced = [m for _, r, m in said if r == "ForceDeleted"]
+        assert len(forced) == 1 and forced[0].startswith("lost-000: still terminating"), said
+    finally:
+        core.delete_node(node)

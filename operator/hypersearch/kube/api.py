@@ -205,12 +205,19 @@ class Kube:
         return None
 
     async def delete(
-        self, namespace: str, api_version: str, kind: str, name: str, owner_uid: str
+        self,
+        namespace: str,
+        api_version: str,
+        kind: str,
+        name: str,
+        owner_uid: str,
+        grace: int | None = None,
     ) -> bool:
         """Delete our object of that name; False when it is gone or not ours (then left alone).
 
         The delete carries the object's UID as a precondition, so an object recreated under the
-        same name by someone else between the read and the delete is never touched."""
+        same name by someone else between the read and the delete is never touched. ``grace``
+        overrides the object's grace period (0 force-deletes a pod whose node is lost)."""
         self._check_fence("delete")
         existing = await self.get(namespace, api_version, kind, name)
         if existing is None:
@@ -219,6 +226,7 @@ class Kube:
             log.warning("not deleting %s %s/%s: not this search's", kind, namespace, name)
             return False
         opts = client.V1DeleteOptions(
+            grace_period_seconds=grace,  # 0: do not wait for the node (force)
             propagation_policy="Background",
             preconditions=client.V1Preconditions(uid=existing["metadata"]["uid"]),
         )

@@ -24,6 +24,8 @@ EXIT_LOST_LEASE = 3
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
+    from hypersearch.monitor.health import HealthPolicy
+
     p.add_argument(
         "--namespace",
         "-n",
@@ -45,25 +47,22 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lease-name", default="hypersearch-operator", help="Lease name")
     p.add_argument("--lease-seconds", type=int, default=15, help="lease duration (seconds, 15)")
     p.add_argument("--no-leader-election", action="store_true", help="act without a Lease")
-    p.add_argument(
-        "--startup-grace",
-        type=float,
-        default=90.0,
-        help="seconds a running trial's metrics endpoint may stay silent (90)",
-    )
-    p.add_argument(
-        "--pending-timeout",
-        type=float,
-        default=600.0,
-        help="seconds a trial pod may stay Pending (unschedulable, image not pulled) before its "
-        "trial fails with the pod's reason (600)",
-    )
-    p.add_argument(
-        "--hang-timeout",
-        type=float,
-        default=600.0,
-        help="seconds a running trial's position may stay unchanged before it fails as hung (600)",
-    )
+    defaults = HealthPolicy()
+    for flag, field_, seconds in (
+        ("--pending-timeout", "pendingSeconds", defaults.pending_seconds),
+        ("--startup-grace", "startupSeconds", defaults.startup_seconds),
+        ("--scrape-failure-timeout", "scrapeFailureSeconds", defaults.failure_seconds),
+        ("--hang-timeout", "progressSeconds", defaults.progress_seconds),
+        ("--terminating-timeout", "terminatingSeconds", defaults.terminating_seconds),
+        ("--workload-condition-timeout", "workloadConditionSeconds", defaults.condition_seconds),
+    ):
+        p.add_argument(
+            flag,
+            type=float,
+            default=seconds,
+            help=f"default of spec.deadlines.{field_} for searches that leave it unset "
+            f"(seconds, {seconds:g})",
+        )
     p.add_argument(
         "--workload-kind",
         action="append",
@@ -99,6 +98,7 @@ def run_operator(args: argparse.Namespace) -> int:
     from hypersearch.kube.api import Kube, load_client
     from hypersearch.kube.controller import Options
     from hypersearch.kube.leader import Leader
+    from hypersearch.monitor.health import HealthPolicy
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack
     logging.basicConfig(
@@ -111,9 +111,14 @@ def run_operator(args: argparse.Namespace) -> int:
     kube = handlers.RUNTIME.kube = Kube(api)
     own = os.environ.get("POD_NAMESPACE")
     handlers.RUNTIME.options = Options(
-        startup_grace=args.startup_grace,
-        hang_seconds=args.hang_timeout,
-        pending_seconds=args.pending_timeout,
+        deadlines=HealthPolicy(
+            pending_seconds=args.pending_timeout,
+            startup_seconds=args.startup_grace,
+            failure_seconds=args.scrape_failure_timeout,
+            progress_seconds=args.hang_timeout,
+            terminating_seconds=args.terminating_timeout,
+            condition_seconds=args.workload_condition_timeout,
+        ),
         workload_kinds=frozenset(["batch/v1/Job", *args.workload_kind]),
         refused_namespace=None if args.manage_own_namespace else own,
     )

@@ -41,6 +41,7 @@ from hypersearch.kube.resources import (
     workload,
 )
 from hypersearch.kube.usage import trial_compute, update
+from hypersearch.monitor.health import WORKLOAD, deadline_of
 from hypersearch.scrape import ScrapeError, metrics_url
 
 Obj = dict[str, Any]
@@ -77,6 +78,38 @@ class SearchController(SearchBase):
             metrics.SEARCHES.labels("Running").dec()
             if self.search.phase in FINAL_PHASES:
                 metrics.SEARCHES.labels(self.search.phase).inc()
+        if self.search.phase in FINAL_PHASES:
+            await self.drain(stopped, sleep)
+
+    async def drain(
+        self, stopped: Callable[[], bool], sleep: Callable[[float], Awaitable[Any]]
+    ) -> None:
+        """After the search ends, wait for the pods it deleted to go, force-deleting any that a
+        lost node holds past the Terminating deadline: none outlives the search for ever."""
+        assert self.spec is not None and self.health is not None
+        give_up = time.monotonic() + self.health.terminating_seconds + 900  # grace periods
+        while not stopped() and time.monotonic() < give_up:
+            ours, owners = await self._our_pods()
+            terminating = [p for p in ours if p["metadata"].get("deletionTimestamp")]
+            if not terminating:
+                return
+            self.now = time.time()
+            await self._force_delete_stuck(terminating, owners)
+            await sleep(self.spec.metrics.interval_seconds)
+
+    async def _our_pods(
+        self, workloads: dict[str, Obj] | None = None
+    ) -> tuple[list[Obj], set[str]]:
+        """This search's pods and their possible owners' UIDs: the search's and its workloads'
+        (a stranger's pod carrying our labels is never scraped, counted or deleted)."""
+        self.owners |= {w["metadata"].get("uid") or "" for w in (workloads or {}).values()}
+        if self.indexed_pods is not None:
+            pods = self.indexed_pods()
+        else:
+            selector = names.search_selector(self.name)
+            pods = await self.kube.list(self.namespace, "v1", "Pod", selector)
+        ours = [p for p in pods if any(owned_by(p, uid) for uid in self.owners if uid)]
+        return ours, self.owners
 
     async def round(self, session: aiohttp.ClientSession) -> None:
         assert self.search is not None and self.spec is not None
@@ -93,22 +126,14 @@ class SearchController(SearchBase):
             ):
                 if owned_by(obj, self.uid):
                     workloads[obj["metadata"]["name"]] = obj
-        # Pods this search or its workloads own: a stranger's pod carrying our labels is never
-        # scraped, counted or deleted.
-        owners = {self.uid} | {w["metadata"].get("uid") for w in workloads.values()}
-        if self.indexed_pods is not None:
-            pods = self.indexed_pods()
-        else:
-            selector = names.search_selector(self.name)
-            pods = await self.kube.list(self.namespace, "v1", "Pod", selector)
+        ours, owners = await self._our_pods(workloads)
         by_trial: dict[str, list[Obj]] = {}
-        for p in pods:
-            if not any(owned_by(p, uid) for uid in owners if uid):
-                continue
+        for p in ours:
             trial_label = ((p.get("metadata") or {}).get("labels") or {}).get(names.LABEL_TRIAL)
             if trial_label:
                 by_trial.setdefault(trial_label, []).append(p)
         self.account(by_trial)
+        await self._force_delete_stuck(ours, owners)
         targets = await self.reconcile(by_trial, workloads)
         await self.scrape(session, targets)
         self.check_health()
@@ -164,6 +189,11 @@ class SearchController(SearchBase):
                     why = f"workload failed: {failed.get('reason', '')} {failed.get('message', '')}"
                     await self._failed(trial.id, why.strip())
                     continue
+                late = self._workload_late(trial, obj, pods) or self._pending(pods)
+                if late:
+                    await self._failed(trial.id, late)
+                    await self._delete_child(trial.id)
+                    continue
             else:
                 if not pods:
                     if by_trial.get(trial.name):
@@ -178,7 +208,7 @@ class SearchController(SearchBase):
                     )
                     continue
                 phase = (pods[0].get("status") or {}).get("phase")
-                stuck = pending_reason(pods[0], self.now, self.options.pending_seconds)
+                stuck = self._pending(pods[:1])
                 if stuck:
                     await self._failed(trial.id, stuck)
                     await self._delete_child(trial.id)
@@ -203,6 +233,71 @@ class SearchController(SearchBase):
                 targets[trial.id] = url
         return targets
 
+    def _pending(self, pods: list[Obj]) -> str | None:
+        """Why one of these pods, Pending past the deadline or hopeless, fails its trial."""
+        assert self.health is not None
+        for pod in pods:
+            stuck = pending_reason(pod, self.now, self.health.pending_seconds)
+            if stuck:
+                return stuck
+        return None
+
+    def _workload_late(self, trial: Trial, obj: Obj, pods: list[Obj]) -> str | None:
+        """A full-training workload of any kind that has created no pod within the Pending
+        deadline, or whose trainer finished (or pods all ended) without the workload setting
+        its success or failure condition within ``workloadConditionSeconds``."""
+        assert self.health is not None and self.spec is not None and self.monitor is not None
+        w = self.spec.workload
+        what = f"{w.kind} {trial.name}"
+        if not pods:
+            self.idle_since.pop(trial.id, None)
+            created = trail.timestamp(obj["metadata"].get("creationTimestamp"))
+            # The pod index may lag its first pod by a few seconds.
+            limit = max(self.health.pending_seconds, INDEX_LAG)
+            if created is not None and self.now - created >= limit:
+                return (
+                    f"{WORKLOAD}: {what} has created no pod in {self.now - created:.0f}s "
+                    f"(pendingSeconds={self.health.pending_seconds:g})"
+                )
+            return None
+        watch = self.monitor.watches.get(trial.id)
+        ended = all((p.get("status") or {}).get("phase") in ("Succeeded", "Failed") for p in pods)
+        if not ended and not (watch is not None and watch.done):
+            self.idle_since.pop(trial.id, None)
+            return None
+        now = time.monotonic()
+        since = self.idle_since.setdefault(trial.id, now)
+        if now - since < self.health.condition_seconds:
+            return None
+        return (
+            f"{WORKLOAD}: {what}'s trainer finished or its pods ended {now - since:.0f}s ago, "
+            f"but it set neither condition {w.success_condition} nor {w.failure_condition} "
+            f"(workloadConditionSeconds={self.health.condition_seconds:g})"
+        )
+
+    async def _force_delete_stuck(self, pods: list[Obj], owners: set[str]) -> None:
+        """Pods still terminating long after their grace period (their node is lost and will
+        never confirm): delete them without waiting, once each, with an Event."""
+        assert self.health is not None
+        for pod in pods:
+            meta = pod["metadata"]
+            due = trail.timestamp(meta.get("deletionTimestamp"))
+            if due is None or meta.get("uid") in self.forced:
+                continue
+            late = self.now - due
+            if late < self.health.terminating_seconds:
+                continue
+            self.forced.add(meta.get("uid"))
+            owner = next((uid for uid in owners if uid and owned_by(pod, uid)), "")
+            self.events(
+                "Warning",
+                "ForceDeleted",
+                f"{meta['name']}: still terminating {late:.0f}s after its grace period ended "
+                f"(terminatingSeconds={self.health.terminating_seconds:g}; its node may be lost); "
+                "deleting it without waiting for the node",
+            )
+            await self.kube.delete(self.namespace, "v1", "Pod", meta["name"], owner, grace=0)
+
     async def _clean_up(self, trial: Trial, pods: list[Obj]) -> None:
         """A stopped or failed trial whose pod still runs (an operator that crashed between
         recording the decision and deleting the pod): delete it, once per replica."""
@@ -220,9 +315,24 @@ class SearchController(SearchBase):
     async def _failed(self, trial_id: int, why: str) -> None:
         """A trial's pod or workload ended in failure on its own."""
         assert self.search is not None
-        self.events(*trail.failed(self.search.trials[trial_id].name, why))
-        metrics.FAILURES.labels(self.namespace, self.name).inc()
+        self._announce_failure(self.search.trials[trial_id].name, why)
         await self.apply(self.search.finished(trial_id, False, why))
+
+    def _announce_failure(self, name: str, why: str) -> None:
+        """The one Event of a failed trial; a missed deadline also sets the search's
+        ``DeadlineExceeded`` condition (its latest case; the Trial names its own)."""
+        self.events(*trail.failed(name, why))
+        metrics.FAILURES.labels(self.namespace, self.name).inc()
+        code = deadline_of(why)
+        if code:
+            self.status["conditions"] = set_condition(
+                self.status.get("conditions") or [],
+                "DeadlineExceeded",
+                True,
+                code,
+                f"{name}: {why}",
+                self.generation,
+            )
 
     async def _recreate(self, trial_id: int, why: str) -> None:
         assert self.search is not None and self.spec is not None
@@ -233,7 +343,7 @@ class SearchController(SearchBase):
         self.status.setdefault("recreations", {})[trial.name] = count
         if count > self.options.max_pod_recreations:
             reason = f"{why}, {count - 1} times; giving up"
-            self.events(*trail.failed(trial.name, reason))
+            self._announce_failure(trial.name, reason)
             await self.apply(self.search.finished(trial_id, False, reason))
             return
         self.events("Warning", "Recreated", f"{trial.name}: {why}; recreating it")
@@ -261,8 +371,7 @@ class SearchController(SearchBase):
         except ChildRefused as e:
             name = self.search.trials[trial_id].name
             why = f"{trail.COULD_NOT_START}: {e}"
-            self.events(*trail.failed(name, why))
-            metrics.FAILURES.labels(self.namespace, self.name).inc()
+            self._announce_failure(name, why)
             await self.apply(self.search.finished(trial_id, False, why))
             return False
 
@@ -310,8 +419,7 @@ class SearchController(SearchBase):
         while self._pending_failures:
             tid, reason = self._pending_failures.pop(0)
             trial = self.search.trials[tid]
-            self.events(*trail.failed(trial.name, reason))
-            metrics.FAILURES.labels(self.namespace, self.name).inc()
+            self._announce_failure(trial.name, reason)
             queue += self.search.finished(tid, False, reason)
             await self._delete_child(tid)
         if not queue:
@@ -347,8 +455,7 @@ class SearchController(SearchBase):
         except ChildRefused as e:
             self.writer.foreign.add(trial_id)
             why = f"{trail.COULD_NOT_START}: {e}"
-            self.events(*trail.failed(self.search.trials[trial_id].name, why))
-            metrics.FAILURES.labels(self.namespace, self.name).inc()
+            self._announce_failure(self.search.trials[trial_id].name, why)
             await self.apply(self.search.finished(trial_id, False, why))
             return False
 
@@ -366,7 +473,7 @@ class SearchController(SearchBase):
             )
         except TemplateError as e:
             why = f"{trail.COULD_NOT_START}: {e}"
-            self.events(*trail.failed(a.name, why))
+            self._announce_failure(a.name, why)
             await self.apply(self.search.finished(a.trial, False, why))
             return
         created = await self._create_or_fail(a.trial, body)
@@ -398,8 +505,7 @@ class SearchController(SearchBase):
         if seen is not None:
             metrics.STOP_LATENCY.observe(time.monotonic() - seen)
         if a.failed:
-            metrics.FAILURES.labels(self.namespace, self.name).inc()
-            self.events(*trail.failed(a.name, a.reason))
+            self._announce_failure(a.name, a.reason)
         else:
             metrics.STOPS.labels(self.namespace, self.name).inc()
             self.events(*trail.stopped(a.name, a.reason))

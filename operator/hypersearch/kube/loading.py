@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kubernetes.client.exceptions import ApiException
@@ -41,9 +41,8 @@ class EventSink(Protocol):
 class Options:
     """Operator-wide knobs (flags of ``hypersearch operator``)."""
 
-    startup_grace: float = 90.0  # a pod's endpoint may stay silent this long after it runs
-    hang_seconds: float = 600.0  # a trial whose position does not move this long has hung
-    pending_seconds: float = 600.0  # a trial pod still Pending after this long fails
+    # Deadlines for searches whose spec.deadlines leaves a field unset.
+    deadlines: HealthPolicy = field(default_factory=HealthPolicy)
     max_pod_recreations: int = 3  # pods deleted by someone else are recreated this often
     scrape_concurrency: int = 64
     progress_persist_seconds: float = 30.0  # position-only changes are written this often
@@ -87,9 +86,15 @@ class SearchBase:
         self.indexed_pods = pods
         self.created_at: dict[int, float] = {}  # when each trial's child was last created
         self.cleaned: set[int] = set()  # ended trials whose leftover pod was deleted
+        self.forced: set[str] = set()  # UIDs of pods stuck terminating that were force-deleted
+        # Stage-2 trials whose trainer finished or pods ended, waiting for the workload's
+        # condition: since when (monotonic).
+        self.idle_since: dict[int, float] = {}
         self.body = plain(body)
         self.name: str = self.body["metadata"]["name"]
         self.uid: str = self.body["metadata"].get("uid") or ""
+        # UIDs that own this search's pods: the search's and every workload's seen so far.
+        self.owners: set[str] = {self.uid}
         self.namespace: str = self.body["metadata"]["namespace"]
         self.generation: int | None = self.body["metadata"].get("generation")
         self.status: Obj = dict(self.body.get("status") or {})
@@ -147,10 +152,8 @@ class SearchBase:
             )
             return False
         self.monitor = Monitor(self.spec, self.options.scrape_concurrency)
-        self.health = HealthPolicy(
-            startup_seconds=self.options.startup_grace,
-            max_failures=self.spec.metrics.max_failures,
-            progress_seconds=self.options.hang_seconds,
+        self.health = self.options.deadlines.with_spec(
+            self.spec.deadlines, self.spec.metrics.max_failures
         )
         namespace = await self.kube.get_namespace(self.namespace)
         self.admission = Admission.for_namespace(namespace, self.options.workload_kinds)

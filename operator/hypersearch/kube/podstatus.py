@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from hypersearch.kube import trail
+from hypersearch.monitor.health import CANNOT_START, PENDING
 
 Obj = dict[str, Any]
 
@@ -43,12 +44,13 @@ def pending_reason(pod: Obj, now: float, limit: float) -> str | None:
         if waiting.get("reason"):
             why = f"{waiting['reason']}: {waiting.get('message') or ''}".strip(": ")
             if waiting["reason"] in HOPELESS:
-                return f"pod cannot start: {why}"[:500]
+                return f"{CANNOT_START}: pod cannot start: {why}"[:500]
     if waited < limit:
         return None
-    return f"pod still Pending after {waited:.0f}s (limit {limit:g}s): {why or 'no reason given'}"[
-        :500
-    ]
+    return (
+        f"{PENDING}: pod still Pending after {waited:.0f}s (pendingSeconds={limit:g}): "
+        f"{why or 'no reason given'}"
+    )[:500]
 
 
 def condition_true(obj: Obj, type_: str) -> Obj | None:

@@ -18,6 +18,7 @@ from hypersearch.engine import Search, Trial
 from hypersearch.engine.planner import STATE_VERSION
 from hypersearch.engine.trial import TrialState
 from hypersearch.kube.usage import PodUse
+from hypersearch.monitor.health import deadline_of
 from hypersearch.scrape import SumCountState
 from hypersearch.spec.model import DataRange, SearchSpec
 
@@ -65,6 +66,16 @@ def trial_status(
         "trajectory": trajectory(trial),
         "record": trial.to_dict(),
     }
+    if trial.state is TrialState.FAILED:
+        # Why, as a standard condition: a missed deadline by its name (see monitor.health).
+        status["conditions"] = [
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": deadline_of(trial.reason) or "TrialFailed",
+                "message": trial.reason[:1024],
+            }
+        ]
     if pods:
         status["pods"] = {uid: use.to_dict() for uid, use in sorted(pods.items())}
     if sumcount is not None:

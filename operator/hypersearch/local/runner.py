@@ -58,8 +58,9 @@ class RunOptions:
     parallel: int | None = None
     resume: bool = False
     interval: float | None = None  # scrape interval; default the spec's metrics.intervalSeconds
-    startup_timeout: float = 120.0  # a metrics endpoint that never answers fails the trial
-    hang_timeout: float = 600.0  # no new position or examples for this long fails the trial
+    # Given on the command line, these override spec.deadlines (startupSeconds, progressSeconds).
+    startup_timeout: float | None = None  # a metrics endpoint that never answers fails the trial
+    hang_timeout: float | None = None  # no new position or examples for this long fails it
     stop_grace: float = 10.0  # seconds between SIGTERM and SIGKILL
     progress: bool = True
     report: bool = True
@@ -103,11 +104,12 @@ class LocalRunner:
         self.search = self._load()
         self.monitor = Monitor(self.spec)
         self.monitor.resumed = self._sumcount
-        self.health = HealthPolicy(
-            startup_seconds=options.startup_timeout,
-            max_failures=self.spec.metrics.max_failures,
-            progress_seconds=options.hang_timeout,
-        )
+        health = HealthPolicy().with_spec(spec.deadlines, spec.metrics.max_failures)
+        if options.startup_timeout is not None:
+            health = dataclasses.replace(health, startup_seconds=options.startup_timeout)
+        if options.hang_timeout is not None:
+            health = dataclasses.replace(health, progress_seconds=options.hang_timeout)
+        self.health = health
         self.display = Display(self, enabled=options.progress)
 
     # ----------------------------------------------------------------- state

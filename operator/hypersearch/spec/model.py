@@ -114,6 +114,18 @@ class MetricsSpec:
 
 
 @dataclass(frozen=True)
+class DeadlineSpec:
+    """``spec.deadlines``: None where the spec leaves a deadline to the executor's default."""
+
+    pending_seconds: float | None = None
+    startup_seconds: float | None = None
+    scrape_failure_seconds: float | None = None
+    progress_seconds: float | None = None
+    terminating_seconds: float | None = None
+    workload_condition_seconds: float | None = None
+
+
+@dataclass(frozen=True)
 class SearchSpec:
     """Everything the engine needs to plan a search; built by :func:`hypersearch.spec.parse`."""
 
@@ -138,6 +150,7 @@ class SearchSpec:
     workload: WorkloadSpec
     metrics: MetricsSpec
     trial_template: dict[str, Any] = field(default_factory=dict)
+    deadlines: DeadlineSpec = field(default_factory=DeadlineSpec)
 
     @property
     def target_windows(self) -> range:
@@ -238,4 +251,19 @@ def from_document(document: dict[str, Any]) -> SearchSpec:
             gpu_seconds=metrics["gpuSeconds"],
         ),
         trial_template=spec.get("trialTemplate") or {},
+        deadlines=_deadlines(spec.get("deadlines") or {}),
+    )
+
+
+def _deadlines(raw: dict[str, Any]) -> DeadlineSpec:
+    def seconds(key: str) -> float | None:
+        return float(raw[key]) if raw.get(key) is not None else None
+
+    return DeadlineSpec(
+        pending_seconds=seconds("pendingSeconds"),
+        startup_seconds=seconds("startupSeconds"),
+        scrape_failure_seconds=seconds("scrapeFailureSeconds"),
+        progress_seconds=seconds("progressSeconds"),
+        terminating_seconds=seconds("terminatingSeconds"),
+        workload_condition_seconds=seconds("workloadConditionSeconds"),
     )
