@@ -78,7 +78,7 @@ def operator_values(kubeconfig: Path, replicas: int, **more: Any) -> Obj:
         "command": [sys.executable, "-m", "hypersearch.kube"],
         "extraArgs": [f"--kubeconfig={kubeconfig}"],
         "replicaCount": replicas,
-        "startupGraceSeconds": 90,
+        "deadlines": {"startupSeconds": 90},
         "leaderElection": {"leaseSeconds": 4},
         "metrics": {"bindAddress": "$(POD_IP)"},
         "rbac": {"scope": "namespace"},  # never touch other tests' namespaces

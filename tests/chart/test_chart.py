@@ -135,6 +135,16 @@ def test_values_are_checked(cluster: Cluster) -> None:
     (dep,) = [o for o in single if o["kind"] == "Deployment"]
     assert "--no-leader-election" in dep["spec"]["template"]["spec"]["containers"][0]["args"]
     assert dep["spec"]["strategy"]["type"] == "Recreate"
+    # Deadline defaults for searches that leave spec.deadlines unset; a misspelt one is refused.
+    timed = render(cluster, "x", "ns", "--set",
+                   "deadlines.pendingSeconds=45,deadlines.workloadConditionSeconds=900")  # fmt: skip
+    (dep,) = [o for o in timed if o["kind"] == "Deployment"]
+    args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--pending-timeout=45" in args and "--workload-condition-timeout=900" in args
+    assert not any(a.startswith("--hang-timeout") for a in args)
+    typo = cluster.helm("template", "x", str(CHART), "--set", "deadlines.pendingSecond=45",
+                        check=False)  # fmt: skip
+    assert typo.returncode != 0 and "pendingSecond" in typo.stderr
 
 
 @pytest.mark.usefixtures("crds")
