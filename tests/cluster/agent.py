@@ -5,7 +5,9 @@ binds; with --bind the agent binds unscheduled pods itself), runs each container
 and args with the pod's environment, each pod on its own loopback address, and reports
 status like a kubelet: Pending, Running, then Succeeded or Failed with exit codes, honouring
 restartPolicy. On deletion it sends SIGTERM, waits the grace period, sends SIGKILL, and
-then removes the pod. Images are ignored.
+then removes the pod. Images are not run, with one exception that mirrors a kubelet exactly:
+an image whose registry host is under the reserved `.invalid` domain (RFC 2606: it never
+resolves) is never pulled, and the container waits in ErrImagePull, then ImagePullBackOff.
 
 Run: python -m tests.cluster agent --kubeconfig K --pod-dir D --node NAME:cpu=8,memory=32Gi
 """
@@ -112,6 +114,12 @@ class PodIPs:
 _NO_STATE: Obj = {"waiting": None, "running": None, "terminated": None}
 
 
+def unpullable(image: str) -> bool:
+    """An image from a registry under `.invalid`, a name that never resolves (RFC 2606)."""
+    first = image.split("/")[0] if "/" in image else ""
+    return ("." in first or ":" in first) and first.split(":")[0].endswith(".invalid")
+
+
 @dataclass
 class Container:
     """One container's process and the status the agent reports for it."""
@@ -123,6 +131,7 @@ class Container:
     state: Obj = field(default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
     last_state: Obj = field(default_factory=dict)
     next_start: float = 0.0
+    pulls: int = 0  # failed pulls of an image that cannot be pulled
 
     @property
     def name(self) -> str:
@@ -266,6 +275,20 @@ class PodRunner(threading.Thread):
         return "Succeeded" if all(code == 0 for code in codes) else "Failed"
 
     def _start(self, c: Container) -> None:
+        image = str(c.spec.get("image") or "")
+        if unpullable(image):  # as a kubelet reports it: the first error, then its back-off
+            host = image.split("/")[0].split(":")[0]
+            c.state = {
+                "waiting": {
+                    "reason": "ImagePullBackOff" if c.pulls else "ErrImagePull",
+                    "message": f'Back-off pulling image "{image}"'
+                    if c.pulls
+                    else f'failed to pull image "{image}": dial tcp: lookup {host}: no such host',
+                }
+            }
+            c.next_start = time.monotonic() + min(10.0, 2.0**c.pulls)
+            c.pulls += 1
+            return
         try:
             env = podenv.container_env(
                 self.pod,

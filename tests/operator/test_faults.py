@@ -50,6 +50,26 @@ def test_an_unschedulable_pod_fails_its_trial_with_the_schedulers_reason(
     wait_until(lambda: live_pods(k8s, namespace) == [], 60, "the pending pod to be deleted")
 
 
+def test_an_image_that_does_not_exist_fails_its_trial_naming_the_image(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    operator_factory()
+    doc = tiny_search("noimage", trials=2, parallelism=1, maxFailedTrials=0)
+    doc["spec"]["deadlines"] = {"pendingSeconds": 10}
+    image = "registry.invalid/hypersearch/trainer:missing"  # never resolves (RFC 2606)
+    doc["spec"]["trialTemplate"]["spec"]["containers"][0]["image"] = image
+    create_search(k8s, namespace, doc)
+    status = wait_phase(cluster, k8s, namespace, "noimage", ("Succeeded", "Failed"), timeout=120)
+    assert status["status"]["phase"] == "Failed"
+    (first,) = [t for t in trials(k8s, namespace) if t["metadata"]["name"] == "noimage-000"]
+    reason = first["status"]["reason"]
+    assert reason.startswith("PendingDeadlineExceeded: ") and "ImagePullBackOff" in reason, reason
+    assert image in reason, reason
+    failed = [m for _, r, m in events(k8s, namespace, "noimage") if r == "TrialFailed"]
+    assert len(failed) == 1 and image in failed[0], failed
+    wait_until(lambda: live_pods(k8s, namespace) == [], 60, "the pending pod to be deleted")
+
+
 def test_a_pod_left_running_for_a_stopped_trial_is_deleted_after_a_restart(
     cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
 ) -> None:
