@@ -6,11 +6,16 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypersearch.engine import Search
 from hypersearch.engine.observations import WindowStat
 from hypersearch.engine.trial import Trial, TrialState
 from hypersearch.kube import status as status_module
+from hypersearch.kube.state import engine_block
 from hypersearch.kube.status import PERSIST_WINDOWS, StatusWriter
+from hypersearch.spec import parse
 from hypersearch.spec.model import DataRange
+
+from tests.operator.conftest import tiny_search
 
 
 class FakeKube:
@@ -60,3 +65,13 @@ def test_progress_is_throttled_unbuilt_and_decisions_or_many_windows_are_written
     trial.state, trial.reason = TrialState.STOPPED, "stopped at a rung"
     write()  # a decision: at once
     assert len(kube.patches) == 4 and kube.patches[-1]["state"] == "Stopped"
+
+
+def test_the_engine_block_is_the_engine_state_less_its_trials() -> None:
+    doc = tiny_search("block")
+    search = Search(parse(doc))
+    search.step()
+    state = search.to_state()
+    assert engine_block(search) == {
+        k: v for k, v in state.items() if k not in ("trials", "version")
+    }
