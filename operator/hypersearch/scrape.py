@@ -22,7 +22,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from hypersearch.engine.observations import (
     TrialReport,
     WindowStat,
+    decode_window_set,
     decode_windows,
+    encode_window_set,
     encode_windows,
 )
 from hypersearch.spec.model import MetricsSpec
@@ -78,13 +80,16 @@ class SumCountState:
     Counters make missed scrapes harmless: the mean of the windows between two boundary
     readings is a difference of sums over a difference of counts. When one scrape crosses
     several boundaries, each window in the span gets the span's mean (scrape more often than
-    windows complete to avoid that).
+    windows complete to avoid that). When the count did not move across the span, its windows
+    had no example to score: they are ``empty`` (missing data), never a value.
     """
 
     boundary: int | None = None
     sums: dict[str, float] = field(default_factory=dict)
     counts: dict[str, float] = field(default_factory=dict)
     windows: dict[int, WindowStat] = field(default_factory=dict)
+    # Windows between two boundary readings whose count did not move: no example to score.
+    empty: set[int] = field(default_factory=set)
 
     def to_dict(self, recorded: Collection[int] = ()) -> dict[str, Any] | None:
         """Plain data to persist beside the trial's record (None before the first reading), so
@@ -93,12 +98,15 @@ class SumCountState:
         if self.boundary is None:
             return None
         pending = {w: s for w, s in self.windows.items() if w not in recorded}
-        return {
+        out: dict[str, Any] = {
             "boundary": self.boundary,
             "sums": dict(sorted(self.sums.items())),
             "counts": dict(sorted(self.counts.items())),
             "windows": encode_windows(pending),
         }
+        if self.empty:
+            out["empty"] = encode_window_set(self.empty)
+        return out
 
     @classmethod
     def from_dict(cls, raw: Any) -> SumCountState:
@@ -109,6 +117,7 @@ class SumCountState:
                 sums={str(k): float(v) for k, v in raw["sums"].items()},
                 counts={str(k): float(v) for k, v in raw["counts"].items()},
                 windows=decode_windows(raw.get("windows") or []),
+                empty=decode_window_set(raw.get("empty")),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             return cls()
@@ -149,7 +158,11 @@ def _samples(text: str, max_samples: int = MAX_SAMPLES) -> _Samples:
     return out
 
 
-def _window_stats(samples: _Samples, metrics: MetricsSpec, metric: str) -> dict[int, WindowStat]:
+def _window_stats(
+    samples: _Samples, metrics: MetricsSpec, metric: str
+) -> tuple[dict[int, WindowStat], frozenset[int]]:
+    """The served windows, and the served windows that had no example to score: a count of 0
+    (``window_examples{stratum="all"}``) and no metric is missing data, not a value."""
     counts: dict[tuple[int, str], float] = {}
     for labels, value in samples.rows(WINDOW_COUNT_NAME):
         try:
@@ -170,10 +183,16 @@ def _window_stats(samples: _Samples, metrics: MetricsSpec, metric: str) -> dict[
             overall[w] = value
         else:
             strata.setdefault(w, {})[stratum] = (value, counts.get((w, stratum), 0.0))
-    return {
+    windows = {
         w: WindowStat(v, counts.get((w, OVERALL), 0.0), strata.get(w, {}))
         for w, v in overall.items()
     }
+    empty = frozenset(
+        w
+        for (w, stratum), n in counts.items()
+        if stratum == OVERALL and n == 0 and w not in overall
+    )
+    return windows, empty
 
 
 def _by_stratum(rows: list[tuple[dict[str, str], float]]) -> dict[str, float]:
@@ -210,9 +229,13 @@ def _sumcount_stats(
                 total[1] / span,
                 {s: (v, n / span) for s, (v, n) in strata.items()},
             )
+    elif counts[OVERALL] == state.counts.get(OVERALL):
+        # Nothing was scored between the two boundaries: these windows had no examples.
+        state.empty.update(range(state.boundary, boundary))
     state.boundary, state.sums, state.counts = boundary, sums, counts
     for w in [w for w in state.windows if w < boundary - SUMCOUNT_WINDOWS]:
         del state.windows[w]  # recorded by the engine long ago: served as a trainer serves
+    state.empty -= {w for w in state.empty if w < boundary - SUMCOUNT_WINDOWS}
     return dict(state.windows)
 
 
@@ -235,9 +258,11 @@ def parse_report(
     cpu_seconds = samples.total(metrics.cpu_seconds)
     gpu_seconds = samples.total(metrics.gpu_seconds)
     if metrics.objective_type == "sumcount":
-        windows = _sumcount_stats(samples, metrics, position, sumcount or SumCountState())
+        state = sumcount or SumCountState()
+        windows = _sumcount_stats(samples, metrics, position, state)
+        empty = frozenset(state.empty)
     else:
-        windows = _window_stats(samples, metrics, metric)
+        windows, empty = _window_stats(samples, metrics, metric)
     return TrialReport(
         position=position,
         examples=examples,
@@ -245,6 +270,7 @@ def parse_report(
         done=done,
         cpu_seconds=cpu_seconds,
         gpu_seconds=gpu_seconds,
+        empty=empty,
     )
 
 

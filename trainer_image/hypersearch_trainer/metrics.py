@@ -133,17 +133,21 @@ def score_window(
 
 
 def target_summary(history: list[WindowResult], k: int, num_windows: int) -> dict[str, Any]:
-    """Mean per-window metrics over the last ``k`` windows processed (the target window W)."""
-    scored = [r for r in history if r.examples > 0]
-    last = scored[-k:] if k > 0 else []
-    lls = [r.logloss for r in last if r.logloss is not None]
-    aucs = [r.auc for r in last if r.auc is not None]
-    windows = [r.window for r in last]
+    """Mean per-window metrics over the last ``k`` windows processed (the target window W).
+
+    A window of them without an example to score is missing data: it is left out of the means
+    (and listed in ``empty``), never replaced by an earlier window, so the target covers the
+    same windows as the engine's (docs/design.md §4)."""
+    last = history[-k:] if k > 0 else []
+    scored = [r for r in last if r.examples > 0]
+    lls = [r.logloss for r in scored if r.logloss is not None]
+    aucs = [r.auc for r in scored if r.auc is not None]
     return {
         "eval_windows": k,
-        "windows": windows,
-        "covers_stream_end": bool(windows) and windows[-1] == num_windows - 1,
+        "windows": [r.window for r in scored],
+        "empty": [r.window for r in last if r.examples == 0],
+        "covers_stream_end": bool(last) and last[-1].window == num_windows - 1,
         "logloss": float(np.mean(lls)) if lls else None,
         "auc": float(np.mean(aucs)) if aucs else None,
-        "examples": int(sum(r.examples for r in last)),
+        "examples": int(sum(r.examples for r in scored)),
     }
