@@ -114,6 +114,35 @@ class Trajectory:
         return not np.isfinite(self.logloss).any()
 
     @property
+    def empty(self) -> np.ndarray:
+        """Windows without an example to score (a day without data, or none in the evaluation
+        sample): missing data, not a value. A crashed run's unknown counts are NaN, not empty."""
+        out: np.ndarray = self.eval_examples == 0
+        return out
+
+    def diverged(self, start: int = 0, stop: int | None = None) -> bool:
+        """Whether a window of ``[start, stop)`` was scored (or its count is unknown: a crash)
+        without a finite metric: the run diverged, which the engine rightly fails."""
+        sl = slice(start, stop)
+        return bool((~self.empty[sl] & ~np.isfinite(self.logloss[sl])).any())
+
+    def target(self, windows: int) -> float:
+        """Mean metric over the last ``windows`` windows, leaving out the empty ones (missing
+        data); NaN if one of the others has no finite metric (diverged) or all are empty."""
+        tail = slice(max(0, self.windows - windows), None)
+        values = self.logloss[tail][~self.empty[tail]]
+        return float(np.mean(values)) if values.size and np.isfinite(values).all() else NAN
+
+    def recent(self, position: int, windows: int) -> float:
+        """Mean metric of the last ``windows`` windows before ``position`` that had examples
+        (what a user reports at that point: empty windows are skipped, not counted); inf if
+        one of them diverged or there is none."""
+        values = self.logloss[:position][~self.empty[:position]][-windows:]
+        if not values.size or not np.isfinite(values).all():
+            return float("inf")
+        return float(values.mean())
+
+    @property
     def windows(self) -> int:
         return int(self.logloss.size)
 
@@ -172,8 +201,10 @@ class Trajectory:
 
     @classmethod
     def from_result(cls, doc: dict[str, Any], windows_total: int) -> Trajectory:
+        # A run that crashed before its first window: nothing is known (counts NaN), which is
+        # not the same as windows without examples (counts 0, missing data).
         windows = doc["windows"] or [
-            {"window": w, "logloss": None, "auc": None, "examples": 0, "trained": 0}
+            {"window": w, "logloss": None, "auc": None, "examples": None, "trained": 0}
             for w in range(windows_total)
         ]
         strata_names = sorted({s for w in windows for s in w.get("strata") or {}})
@@ -189,7 +220,7 @@ class Trajectory:
         return cls(
             logloss=np.array([_num(w["logloss"]) for w in windows]),
             auc=np.array([_num(w["auc"]) for w in windows]),
-            eval_examples=np.array([w["examples"] for w in windows], dtype=float),
+            eval_examples=np.array([_num(w["examples"]) for w in windows]),
             trained=np.array([w.get("trained", 0) for w in windows], dtype=float),
             strata={
                 s: (

@@ -71,6 +71,12 @@ class Outcome:
     # Configurations whose stage-1 run already was a full run (all data, whole stream): their
     # stage 2 is free, so methods that run some trials to the end on full data aren't charged twice.
     complete: set[int] = field(default_factory=set)
+    # Trials the engine failed although their run did not diverge (config -> the engine's
+    # reason): lost to an error, so the method's figures do not describe a search that ran.
+    lost: dict[int, str] = field(default_factory=dict)
+    # Trials the engine failed because their run diverged (no finite metric on a scored
+    # window): the product fails those too, and they rank last; not an error.
+    diverged: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -100,7 +106,8 @@ class Runs:
         return self.runs[(c, FULL_RATE)]
 
     def target(self, c: int, rate: float = FULL_RATE) -> float:
-        """Mean logloss over the evaluation window of config ``c``'s run at ``rate``.
+        """Mean logloss over the evaluation window of config ``c``'s run at ``rate``; windows
+        of it without examples are missing data, left out (:meth:`Trajectory.target`).
 
         A run that diverged (no finite value there) counts as the worst run of its rate.
         """
@@ -111,8 +118,7 @@ class Runs:
         return max((v for v in finite if math.isfinite(v)), default=float("inf"))
 
     def _target(self, c: int, rate: float) -> float:
-        tail = self.runs[(c, rate)].logloss[-self.eval_windows :]
-        return float(np.mean(tail)) if np.isfinite(tail).all() else float("nan")
+        return self.runs[(c, rate)].target(self.eval_windows)
 
     def spend(self, c: int, rate: float, stop: int | None = None, start: int = 0) -> Spend:
         """What config ``c``'s run at ``rate`` cost over windows [start, stop) (the whole
@@ -139,6 +145,7 @@ class Runs:
             run.logloss[sl],
             run.trained[sl],
             {s: (v[sl], n[sl]) for s, (v, n) in run.strata.items()},
+            scored=run.eval_examples[sl],
         )
 
 
@@ -240,15 +247,25 @@ def engine(
             runs.spend(int(t.params["config"]), t.data.rate, round(t.position), t.data.start)
             for t in stage1
         )
-        return Outcome(ranked + rest, cost, scores, complete)
+        lost, diverged = {}, set()
+        for t in stage1:
+            if t.state is not TrialState.FAILED:
+                continue
+            c = int(t.params["config"])
+            # The report that failed it was for the window after its position.
+            if runs.runs[(c, t.data.rate)].diverged(t.data.start, round(t.position) + 1):
+                diverged.add(c)
+            else:
+                lost[c] = t.reason
+        return Outcome(ranked + rest, cost, scores, complete, lost, diverged)
 
     return run
 
 
-def _recent(values: np.ndarray, position: int) -> float:
-    """Mean of the windows before ``position`` that a user would report; inf if it diverged."""
-    recent = values[max(0, position - COMPARE_WINDOWS) : position]
-    return float(recent.mean()) if recent.size and np.isfinite(recent).all() else float("inf")
+def _recent(run: Trajectory, position: int) -> float:
+    """Mean of the windows before ``position`` that a user would report (the last
+    ``COMPARE_WINDOWS`` with examples); inf if it diverged."""
+    return run.recent(position, COMPARE_WINDOWS)
 
 
 def hyperband(rate: float = 1.0, eta: float = 3.0, min_windows: int = COMPARE_WINDOWS) -> Method:
@@ -275,7 +292,7 @@ def hyperband(rate: float = 1.0, eta: float = 3.0, min_windows: int = COMPARE_WI
             for i in range(s + 1):
                 position = min(t_max, round(r * eta**i))
                 for c in alive:
-                    reached[c] = (position, _recent(runs.runs[(c, rate)].logloss, position))
+                    reached[c] = (position, _recent(runs.runs[(c, rate)], position))
                 if i == s or position >= t_max:
                     break
                 keep = max(1, len(alive) // int(eta))
@@ -340,7 +357,9 @@ def optuna_pruner(make: Callable[[int], optuna.pruners.BasePruner], rate: float 
             trial = study.ask()
             pruned_at = None
             for w in range(runs.windows):
-                value = float(traj.logloss[w]) if wilcoxon else _recent(traj.logloss, w + 1)
+                if traj.empty[w]:
+                    continue  # no examples: nothing to report at this step (missing data)
+                value = float(traj.logloss[w]) if wilcoxon else _recent(traj, w + 1)
                 if not math.isfinite(value):
                     continue
                 trial.report(value, w)
@@ -353,7 +372,7 @@ def optuna_pruner(make: Callable[[int], optuna.pruners.BasePruner], rate: float 
                 finals[c] = runs.target(c, rate)
                 study.tell(trial, finals[c])
             else:
-                stopped[c] = (position, _recent(traj.logloss, position))
+                stopped[c] = (position, _recent(traj, position))
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         others = sorted(stopped, key=lambda c: (-stopped[c][0], stopped[c][1]))
         complete = set(finals) if rate >= FULL_RATE and runs.eval_rate >= 1.0 else set()

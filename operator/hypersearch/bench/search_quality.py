@@ -140,6 +140,17 @@ class Row:
     full_cpu: list[float] = field(default_factory=list)  # a full search of the same subset
     regret: dict[int, list[float]] = field(default_factory=lambda: {k: [] for k in KS})
     tau: list[float] = field(default_factory=list)
+    # Per subset: trials lost to errors (not divergence), trials failed because their run
+    # diverged, and the subset's size; the engine's reasons for the lost ones, with counts.
+    lost: list[int] = field(default_factory=list)
+    diverged: list[int] = field(default_factory=list)
+    trials: list[int] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def all_lost(self) -> bool:
+        """Whether some search lost every trial: its figures describe nothing that ran."""
+        return any(n > 0 and lost >= n for lost, n in zip(self.lost, self.trials, strict=True))
 
     @property
     def label(self) -> str:
@@ -164,6 +175,12 @@ class Row:
         for k, values in self.regret.items():
             out[f"regret@{k}"], out[f"regret@{k}_ci"] = self.stat(values)
         out["tau"], out["tau_ci"] = self.stat(self.tau)
+        out["lost_trials"] = float(np.mean(self.lost)) if self.lost else 0.0
+        out["lost_trials_max"] = max(self.lost, default=0)
+        out["diverged_trials"] = float(np.mean(self.diverged)) if self.diverged else 0.0
+        out["trials"] = max(self.trials, default=0)
+        out["all_lost"] = self.all_lost
+        out["lost_reasons"] = dict(self.reasons)
         return out
 
 
@@ -222,6 +239,11 @@ def evaluate(
                 else float("nan")
             )
             row.tau.append(float(tau))
+            row.lost.append(len(out.lost))
+            row.diverged.append(len(out.diverged))
+            row.trials.append(len(subset))
+            for reason in out.lost.values():
+                row.reasons[reason] = row.reasons.get(reason, 0) + 1
     return list(rows.values())
 
 
@@ -252,8 +274,13 @@ def eval_rate_evidence(rows: list[Row], k: int = 3) -> list[dict[str, Any]]:
                     "tau_ci": s["tau_ci"],
                     f"regret@{k}_diff": d,
                     f"regret@{k}_diff_ci": half,
-                    # not worse than scoring everything, within the 95% interval
-                    "not_worse": bool(d - half <= 1e-12),
+                    "lost_trials": s["lost_trials"],
+                    "all_lost": s["all_lost"],
+                    # not worse than scoring everything, within the 95% interval (and no trial
+                    # lost to an error at this rate or at e = 1: else the figures are not a search)
+                    "not_worse": bool(d - half <= 1e-12)
+                    and s["lost_trials"] == 0
+                    and base.summary()["lost_trials"] == 0,
                 }
             )
     return out
@@ -286,6 +313,43 @@ def fmt(mean: float, half: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
+LOST_MARK = "⚠"
+
+
+def lost_cell(s: dict[str, Any]) -> str:
+    """Trials lost to errors per search: ``0``, or the mean of how many (and the worst)."""
+    if not s["lost_trials_max"]:
+        return "0"
+    return f"{s['lost_trials']:.1f} of {s['trials']} (max {s['lost_trials_max']})"
+
+
+def marked(name: str, s: dict[str, Any]) -> str:
+    """A method's name, flagged when it lost trials to errors."""
+    return f"{name} {LOST_MARK}" if s["lost_trials_max"] else name
+
+
+def render_lost(summaries: list[dict[str, Any]]) -> str:
+    """What the flagged rows lost, and the engine's reasons (most frequent first)."""
+    lost = [s for s in summaries if s["lost_trials_max"]]
+    if not lost:
+        return ""
+    lines = [
+        f"{LOST_MARK} Trials lost to errors: the engine failed these methods' trials although "
+        "their runs did not diverge, so their figures do not describe a search that ran as "
+        "designed and no verdict uses them; a row that lost every trial of a search shows no "
+        "figures at all:",
+        "",
+    ]
+    for s in lost:
+        reasons = sorted(s["lost_reasons"].items(), key=lambda kv: -kv[1])[:2]
+        quoted = "; ".join(f'"{r}" ×{n}' for r, n in reasons)
+        lines.append(
+            f"- {label(s['method'], s.get('eval_rate', 1.0))}: {s['lost_trials']:.1f} of "
+            f"{s['trials']} trials per search (max {s['lost_trials_max']}); {quoted}"
+        )
+    return "\n".join(lines)
+
+
 def render(
     rows: list[Row],
     header: str,
@@ -315,18 +379,26 @@ def render(
         ]
     lines += [
         "| method | compute reduction (×) | examples reduction (×) | forked (est.) | "
-        "CPU-s per search | regret@1 % | regret@3 % | regret@5 % | Kendall τ |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "CPU-s per search | regret@1 % | regret@3 % | regret@5 % | Kendall τ | "
+        "trials lost to errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         mark = "**" if is_ours(s["method"]) else ""
+        name = f"{mark}{s['method']}{mark}"
+        if s["all_lost"]:  # nothing ran: no figure would mean anything
+            lines.append(f"| {marked(name, s)} |" + " – |" * 8 + f" {lost_cell(s)} |")
+            continue
         lines.append(
-            f"| {mark}{s['method']}{mark} | {fmt(s['reduction'], s['reduction_ci'], 1)} | "
+            f"| {marked(name, s)} | {fmt(s['reduction'], s['reduction_ci'], 1)} | "
             f"{fmt(s['examples_reduction'], s['examples_reduction_ci'], 1)} | "
             f"{_num(s['forked_reduction'], 1)} | {s['cpu_seconds']:,.0f} | "
             + " | ".join(fmt(s[f"regret@{k}"], s[f"regret@{k}_ci"], 3) for k in KS)
-            + f" | {fmt(s['tau'], s['tau_ci'])} |"
+            + f" | {fmt(s['tau'], s['tau_ci'])} | {lost_cell(s)} |"
         )
+    lost_note = render_lost(summaries)
+    if lost_note:
+        lines += ["", lost_note]
     evidence = eval_rate_evidence(rows)
     if evidence:
         lines += [
@@ -341,8 +413,12 @@ def render(
             "|---|---|---|---|---|---|---|---|",
         ]
         for e in evidence:
+            if e["all_lost"]:
+                lines.append(f"| {e['method']} {LOST_MARK} | {e['eval_rate']:g} |" + " – |" * 6)
+                continue
             lines.append(
-                f"| {e['method']} | {e['eval_rate']:g} | "
+                f"| {e['method']}{' ' + LOST_MARK if e['lost_trials'] else ''} | "
+                f"{e['eval_rate']:g} | "
                 f"{fmt(e['reduction'], e['reduction_ci'], 1)} | "
                 f"{_num(e['examples_reduction'], 1)} | {_num(e['forked_reduction'], 1)} | "
                 f"{fmt(e['regret@3'], e['regret@3_ci'], 3)} | "
@@ -390,7 +466,9 @@ def verdict(summaries: list[dict[str, Any]], target: float = TARGET_REGRET, wher
         ok = [
             s
             for s in group
-            if s["regret@3"] <= target and s["method"] not in ("full search", ORACLE)
+            if s["regret@3"] <= target
+            and s["method"] not in ("full search", ORACLE)
+            and not s.get("lost_trials_max")  # lost trials to errors: not a search that ran
         ]
         return max(ok, key=lambda s: s["reduction"]) if ok else None
 
@@ -427,7 +505,6 @@ def eval_cost_checks(gt: GroundTruth, windows: int) -> list[dict[str, Any]]:
         real = gt.load(c, rate, windows, e)
         scored_all = gt.load(c, rate, windows)
         model = scored_all.at_eval(e)
-        tail = slice(-gt.eval_windows, None)
         out.append(
             {
                 "config": c,
@@ -436,8 +513,8 @@ def eval_cost_checks(gt: GroundTruth, windows: int) -> list[dict[str, Any]]:
                 "measured_cpu": real.cpu_total,
                 "modelled_cpu": model.cpu_total,
                 "full_eval_cpu": scored_all.cpu_total,
-                "target_measured": float(np.mean(real.logloss[tail])),
-                "target_replayed": float(np.mean(model.logloss[tail])),
+                "target_measured": real.target(gt.eval_windows),
+                "target_replayed": model.target(gt.eval_windows),
             }
         )
     return out
@@ -520,7 +597,7 @@ def plot(rows: list[Row], path: Path) -> None:
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(15, 6))
     for r in rows:
         s = r.summary()
-        if r.eval_rate < 1.0 or not math.isfinite(s["regret@3"]):
+        if r.eval_rate < 1.0 or not math.isfinite(s["regret@3"]) or s["all_lost"]:
             continue
         ours = is_ours(r.name)
         ax.scatter(
@@ -551,6 +628,14 @@ def plot(rows: list[Row], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def empty_windows(runs: m.Runs) -> list[int]:
+    """Windows without a single example in every full-data run that recorded its windows."""
+    full = [t.empty for (_, r), t in runs.runs.items() if r == FULL_RATE and not t.failed]
+    if not full:
+        return []
+    return [int(w) for w in np.flatnonzero(np.logical_and.reduce(full))]
 
 
 def load_runs(gt: GroundTruth) -> m.Runs:
@@ -636,11 +721,17 @@ def run(args: argparse.Namespace) -> int:
     )
     costs = run_costs(runs)
     checked = eval_cost_checks(gt, runs.windows)
+    empty = empty_windows(runs)
     header = (
         f"{args.dataset}: {args.configs} configurations, {runs.windows} windows, target = last "
         f"{runs.eval_windows}; {args.repeats} subsets of {args.subset}; stage 2 = top {STAGE2_K} "
         f"on full data; ground truth {gt.directory.name} (trainer {trainer_fingerprint()})"
     )
+    if empty:
+        header += (
+            f"; {len(empty)} windows without examples ({', '.join(map(str, empty))}): missing "
+            "data for every run, left out of every mean"
+        )
     text = render(rows, header, checked, startup)
     text += "\n\n" + render_run_costs(costs)
     print(text)
@@ -664,6 +755,7 @@ def run(args: argparse.Namespace) -> int:
             "lowest_eval_rate_by_method": lowest_eval_rate_by_method(evidence),
             "eval_cost_checks": checked,
             "run_costs": costs,
+            "empty_windows": empty,
         }
         (args.out / "search-quality.json").write_text(json.dumps(doc, indent=1))
         plot(rows, args.out / "search-quality.png")
