@@ -181,10 +181,10 @@ class TrajectoryPredictor(Predictor):
         if not self._fit_beats_constant(ctx, x, residuals, use, with_data):
             return base_score, base_std
         mid = (ctx.target.start + ctx.target.stop - 1) / 2
-        full = _windows_with_data(with_data, np.array([ctx.target_start]), np.array([round(mid)]))[
-            0
-        ] + (mid - round(mid))
-        at = np.full(ctx.values.shape[0], full * ctx.target_rate)
+        # The full run's data seen at the target's middle: windows without examples add none.
+        centre = round(mid)
+        seen = _windows_with_data(with_data, np.array([ctx.target_start]), np.array([centre]))
+        at = np.full(ctx.values.shape[0], (float(seen[0]) + mid - centre) * ctx.target_rate)
         gap, gap_now = self._extrapolate(ctx, x, residuals, use, at)
         # Uncertainty grows with how far the prediction moved from what was observed.
         std = np.sqrt(base_std**2 + (gap - gap_now) ** 2)
