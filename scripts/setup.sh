@@ -22,7 +22,7 @@ stamp="$HS_VENV/.hypersearch-deps"
 want="$(cat "$HS_ROOT/pyproject.toml" "$HS_ROOT/constraints.txt" | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$HS_VENV/bin/pip" install --disable-pip-version-check -q -c "$HS_ROOT/constraints.txt" \
-    -e "$HS_ROOT[trainer,dev]"
+    -e "${HS_ROOT}[trainer,dev]"
   echo "$want" > "$stamp"
 else
   # Same dependencies: just point the editable install at this checkout.
