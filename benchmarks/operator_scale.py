@@ -247,7 +247,7 @@ def sample(op_pid: int, port: int, etcd_port: int, api: client.ApiClient, server
     etcd = urllib.request.urlopen(f"http://127.0.0.1:{etcd_port}/metrics", timeout=10).read()
     apis = api.rest_client.pool_manager.request("GET", f"{server}/metrics").data.decode()
     ours = ("trials", "hypersearches")
-    writes = ("PATCH", "POST", "PUT", "APPLY")
+    writes = ("create", "patch", "update")  # the API server's body-size verbs
     cpu, rss, _ = proc_stat(op_pid)
     return Sample(
         t=time.monotonic(),
@@ -326,6 +326,11 @@ def main() -> int:
         "--rungs", default="0.35,0.65", help="rungs as fractions of --windows (comma-separated)"
     )
     ap.add_argument("--no-finish", action="store_true", help="stop after the measured cycles")
+    ap.add_argument(
+        "--operator-src",
+        default=str(REPO / "operator"),
+        help="the operator package's parent directory (e.g. a worktree of an older commit)",
+    )
     args = ap.parse_args()
     n = args.trials
     rungs = [float(round(float(f) * args.windows)) for f in args.rungs.split(",")]
@@ -346,7 +351,7 @@ def main() -> int:
         ns = cluster.create_namespace("scale")
         log = open(out / "operator.log", "wb")  # noqa: SIM115
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO / "operator"), str(REPO)])
+        env["PYTHONPATH"] = os.pathsep.join([args.operator_src, str(REPO)])
         op = subprocess.Popen(
             [sys.executable, "-m", "hypersearch.kube", "--kubeconfig", str(cluster.kubeconfig),
              "-n", ns, "--metrics-port", str(port), "--metrics-host", "127.0.0.1"],
