@@ -239,9 +239,17 @@ class Sample:
     op_body_bytes: float
     op_writes: float
     by_verb: dict[str, float] = field(default_factory=dict)
+    others: dict[str, float] = field(default_factory=dict)  # CPU seconds of the cluster's parts
 
 
-def sample(op_pid: int, port: int, etcd_port: int, api: client.ApiClient, server: str) -> Sample:
+def sample(
+    op_pid: int,
+    port: int,
+    etcd_port: int,
+    api: client.ApiClient,
+    server: str,
+    others: dict[str, int],
+) -> Sample:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     verbs = dict(re.findall(r'hypersearch_operator_api_requests_total\{verb="(\w+)"\} (\S+)', text))
     etcd = urllib.request.urlopen(f"http://127.0.0.1:{etcd_port}/metrics", timeout=10).read()
@@ -267,6 +275,7 @@ def sample(op_pid: int, port: int, etcd_port: int, api: client.ApiClient, server
             apis, "apiserver_request_body_size_bytes_count", resource=ours, verb=writes
         ),
         by_verb={k: float(v) for k, v in verbs.items()},
+        others={name: proc_stat(pid)[0] for name, pid in others.items()},
     )
 
 
@@ -327,6 +336,11 @@ def main() -> int:
     )
     ap.add_argument("--no-finish", action="store_true", help="stop after the measured cycles")
     ap.add_argument(
+        "--operator-args",
+        default="",
+        help="extra flags of the operator, e.g. --no-leader-election (space-separated)",
+    )
+    ap.add_argument(
         "--operator-src",
         default=str(REPO / "operator"),
         help="the operator package's parent directory (e.g. a worktree of an older commit)",
@@ -354,14 +368,20 @@ def main() -> int:
         env["PYTHONPATH"] = os.pathsep.join([args.operator_src, str(REPO)])
         op = subprocess.Popen(
             [sys.executable, "-m", "hypersearch.kube", "--kubeconfig", str(cluster.kubeconfig),
-             "-n", ns, "--metrics-port", str(port), "--metrics-host", "127.0.0.1"],
+             "-n", ns, "--metrics-port", str(port), "--metrics-host", "127.0.0.1",
+             *args.operator_args.split()],
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env,
         )  # fmt: skip
         custom = client.CustomObjectsApi(api)
         core = client.CoreV1Api(api)
 
+        others = {k: p.pid for k, p in cluster.control_plane.procs.items()}
+        if cluster.agent is not None:
+            others["node agent"] = cluster.agent.pid
+
         def snap() -> Sample:
-            return sample(op.pid, port, cluster.control_plane.etcd_port, api, cluster.server)
+            etcd_port = cluster.control_plane.etcd_port
+            return sample(op.pid, port, etcd_port, api, cluster.server, others)
 
         try:
             time.sleep(5)
@@ -423,6 +443,9 @@ def main() -> int:
                 "operator_body_bytes_per_cycle": (b.op_body_bytes - a.op_body_bytes) / rounds,
                 "operator_writes_per_cycle": (b.op_writes - a.op_writes) / rounds,
                 "rss_mib": b.rss,
+                "others_cpu_per_cycle": {
+                    k: (b.others[k] - a.others.get(k, 0.0)) / rounds for k in b.others
+                },
                 "load": os.getloadavg()[0],
             }
             # The baseline, against the same endpoints, bodies at full size (the operator runs).
@@ -507,6 +530,10 @@ def report(r: dict[str, Any], latencies: list[float], args: argparse.Namespace) 
           f"({m['etcd_puts_per_cycle']:.0f} puts; the whole cluster)")  # fmt: skip
     print(f"  operator write bodies:   {m['operator_body_bytes_per_cycle'] / 1e6:.2f} MB per cycle "
           f"in {m['operator_writes_per_cycle']:.0f} PATCH/POST (API server's count)")  # fmt: skip
+    print(
+        "  CPU per cycle of the rest: "
+        + ", ".join(f"{k} {v:.2f}s" for k, v in m["others_cpu_per_cycle"].items())
+    )
     print(f"baseline (same run, same {b['endpoints']} endpoints, {b['body_bytes'] / 1e3:.0f} KB "
           f"bodies): naive sequential scrape wall {b['wall']:.2f}s, CPU {b['cpu']:.2f}s; a full "
           f"parse_report {1000 * b['parse_cpu_per_body']:.1f} ms CPU a body")  # fmt: skip
