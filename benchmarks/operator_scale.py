@@ -336,6 +336,13 @@ def main() -> int:
     )
     ap.add_argument("--no-finish", action="store_true", help="stop after the measured cycles")
     ap.add_argument(
+        "--agent-poll",
+        type=float,
+        default=1.0,
+        help="seconds between the test node agent's looks at each pod (its default 0.1 s: 1,000 "
+        "pod threads took both cores)",
+    )
+    ap.add_argument(
         "--operator-args",
         default="",
         help="extra flags of the operator, e.g. --no-leader-election (space-separated)",
@@ -355,6 +362,7 @@ def main() -> int:
           f"{args.interval:g}s, step {args.step:g}s/window, rungs {rungs}; load "
           f"{os.getloadavg()[0]:.1f}, {mem_available_gib():.1f} GiB available, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
+    os.environ["HYPERSEARCH_AGENT_POLL_SECONDS"] = str(args.agent_poll)
     nodes = [f"node-{i}:cpu=640,memory=2560Gi,pods={n + 50}" for i in range(2)]
     result: dict[str, Any] = {"args": vars(args), "started": started}
     with Cluster(nodes=nodes) as cluster, cluster.api_client() as api:

@@ -39,6 +39,10 @@ from tests.cluster.procs import signal_group, spawn
 log = logging.getLogger("node-agent")
 Obj = dict[str, Any]
 AGENT_LABEL = "hypersearch.test/node-agent"
+# How often each pod's thread looks at its processes (deletions wake it at once). 0.1 s suits
+# tests; with hundreds of pods, 1000 threads waking 10 times a second took both cores of the
+# development machine (benchmarks/operator_scale.py sets it higher).
+POLL_SECONDS = float(os.environ.get("HYPERSEARCH_AGENT_POLL_SECONDS", "0.1"))
 
 
 def now() -> str:
@@ -222,7 +226,7 @@ class PodRunner(threading.Thread):
             self._publish(phase)
             if phase in ("Succeeded", "Failed"):
                 return None
-            self.wake.wait(0.1)
+            self.wake.wait(POLL_SECONDS)
             self.wake.clear()
 
     def _run_to_completion(self, c: Container) -> int | None:
@@ -242,7 +246,7 @@ class PodRunner(threading.Thread):
         while c.proc is not None and c.proc.poll() is None:
             if self.delete_grace is not None:
                 return None
-            self.wake.wait(0.1)
+            self.wake.wait(POLL_SECONDS)
             self.wake.clear()
         self._reap(c)
         self._publish("Pending")
