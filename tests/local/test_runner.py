@@ -105,6 +105,21 @@ def test_crash_silence_and_hang_fail_with_clear_reasons(tmp_path: Path) -> None:
     assert pids and not any(alive(p) for p in pids)
 
 
+def test_a_failure_that_ends_the_search_stops_the_other_trials_cleanly(tmp_path: Path) -> None:
+    """The first crash fails the search (maxFailedTrials=0), which stops the trials still
+    running in the same pass over the processes, one of which may have just exited too (two
+    crash together: before the fix that raised KeyError, when both ended in one pass)."""
+    doc = set_env(fake_manifest("fake-end"), "HS_FAKE_MODES", "fake-end-000:crash,fake-end-001:crash")
+    doc["spec"]["maxFailedTrials"] = 0
+    runner = run(doc, tmp_path / "out", stop_grace=1.0)
+    assert runner.search.phase == "Failed"
+    assert "crashed: exit code 3" in runner.search.trials[0].reason
+    stopped = [t for t in runner.search.trials if t.state.value == "Stopped"]
+    assert stopped and all(t.reason.startswith("search failed") for t in stopped)
+    pids = [info["pid"] for info in runner.meta.values()]
+    assert pids and not any(alive(p) for p in pids)
+
+
 def test_ctrl_c_leaves_no_processes(tmp_path: Path) -> None:
     doc = set_env(fake_manifest("fake-int"), "HS_FAKE_STEP", "0.5")
     manifest = write_manifest(tmp_path / "s.yaml", doc)

@@ -291,6 +291,8 @@ class LocalRunner:
 
     def _check_exits(self) -> None:
         for tid, lv in list(self.live.items()):
+            if tid not in self.live:
+                continue  # stopped by an earlier trial's ending (e.g. the search failed)
             code = lv.process.poll()
             if code is None:
                 continue
@@ -319,6 +321,8 @@ class LocalRunner:
     def _check_health(self) -> None:
         now = time.monotonic()
         for tid, lv in list(self.live.items()):
+            if tid not in self.live:
+                continue  # stopped by an earlier failure in this pass
             watch = self.monitor.watches.get(tid)
             why = watch and self.health.verdict(watch, now, self.spec.window_name)
             if why:
