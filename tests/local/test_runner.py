@@ -109,7 +109,9 @@ def test_a_failure_that_ends_the_search_stops_the_other_trials_cleanly(tmp_path:
     """The first crash fails the search (maxFailedTrials=0), which stops the trials still
     running in the same pass over the processes, one of which may have just exited too (two
     crash together: before the fix that raised KeyError, when both ended in one pass)."""
-    doc = set_env(fake_manifest("fake-end"), "HS_FAKE_MODES", "fake-end-000:crash,fake-end-001:crash")
+    doc = set_env(
+        fake_manifest("fake-end"), "HS_FAKE_MODES", "fake-end-000:crash,fake-end-001:crash"
+    )
     doc["spec"]["maxFailedTrials"] = 0
     runner = run(doc, tmp_path / "out", stop_grace=1.0)
     assert runner.search.phase == "Failed"
