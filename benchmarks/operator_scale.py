@@ -437,6 +437,7 @@ def main() -> int:
             ]
             result["measured"] = {
                 "rounds": rounds,
+                "seconds": b.t - a.t,
                 "cpu_per_cycle": (b.cpu - a.cpu) / rounds,
                 "api_per_cycle": (b.api - a.api) / rounds,
                 "api_by_verb": {
@@ -522,8 +523,13 @@ def report(r: dict[str, Any], latencies: list[float], args: argparse.Namespace) 
     print(f"\noperator, {n} trials x {args.windows} windows x {args.strata} strata, interval "
           f"{args.interval:g}s, {args.step:g}s per window; {m['rounds']:.0f} cycles measured "
           f"(load {m['load']:.1f}); all running after {r['ramp_seconds']:.0f}s")  # fmt: skip
+    # Figures are per round; a round longer than the interval covers several intervals.
+    per_interval = m["rounds"] * args.interval / m["seconds"]
+    print(f"  rounds: {m['rounds']:.0f} in {m['seconds']:.0f}s ({per_interval:.2f} a "
+          f"{args.interval:g}s interval); figures below per round")  # fmt: skip
     print(f"  CPU seconds per cycle:   {m['cpu_per_cycle']:.2f}  "
-          f"({1000 * m['cpu_per_cycle'] / n:.2f} ms/trial)")  # fmt: skip
+          f"({1000 * m['cpu_per_cycle'] / n:.2f} ms/trial; "
+          f"{m['cpu_per_cycle'] * per_interval:.2f} per {args.interval:g}s)")  # fmt: skip
     print(f"  API requests per cycle:  {m['api_per_cycle']:.0f}  {m['api_by_verb']}")
     print(f"  round wall time:         mean {m['round_mean']:.2f}s (scrape {m['scrape_mean']:.2f}s), "
           f"worst cycle {m['round_max_cycle_mean']:.2f}s, "

@@ -43,7 +43,7 @@ def test_progress_is_throttled_unbuilt_and_decisions_or_many_windows_are_written
 
     monkeypatch.setattr(status_module, "trial_status", counting)
     kube = FakeKube()
-    writer = StatusWriter(kube, "ns", "s", progress_seconds=3600)  # type: ignore[arg-type]
+    writer = StatusWriter(kube, "ns", "s", progress_seconds=1e9)  # type: ignore[arg-type]
     trial = Trial(id=0, name="s-000", stage=1, params={"x": 1.0}, data=DataRange(0, 100))
 
     def write(**kw: Any) -> None:
@@ -75,3 +75,31 @@ def test_the_engine_block_is_the_engine_state_less_its_trials() -> None:
     assert engine_block(search) == {
         k: v for k, v in state.items() if k not in ("trials", "version")
     }
+
+
+def test_progress_writes_of_trials_started_together_are_spread_over_the_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(status_module.time, "monotonic", lambda: clock[0])
+    kube = FakeKube()
+    writer = StatusWriter(kube, "ns", "s", progress_seconds=30)  # type: ignore[arg-type]
+    trials = [
+        Trial(id=i, name=f"s-{i:03d}", stage=1, params={"x": 1.0}, data=DataRange(0, 100))
+        for i in range(300)
+    ]
+
+    async def round_() -> int:
+        before = len(kube.patches)
+        await asyncio.gather(*(writer.trial(t, None, _never) for t in trials))
+        return len(kube.patches) - before
+
+    assert asyncio.run(round_()) == 300  # all written together at first
+    per_round = []
+    for step in range(1, 10):  # 10 s rounds, every trial's position moving
+        clock[0] += 10
+        for t in trials:
+            t.position = float(step)
+        per_round.append(asyncio.run(round_()))
+    assert sum(per_round) == 900  # once per 30 s each
+    assert max(per_round) <= 110  # about a third each round, not all of them every third
