@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -81,7 +82,7 @@ def test_progress_writes_of_trials_started_together_are_spread_over_the_period(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(status_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(status_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     kube = FakeKube()
     writer = StatusWriter(kube, "ns", "s", progress_seconds=30)  # type: ignore[arg-type]
     trials = [
