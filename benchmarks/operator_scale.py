@@ -302,6 +302,12 @@ def parse_cpu(bodies: list[bytes], count: int = 40) -> float:
     return (time.process_time() - t0) / len(picked)
 
 
+def has_hole(trial: dict[str, Any]) -> bool:
+    """Whether a Trial's record misses windows between two it holds (see encode_windows)."""
+    windows = ((trial.get("status") or {}).get("record") or {}).get("windows")
+    return isinstance(windows, dict) and len(windows.get("runs") or []) > 1
+
+
 def list_trials(custom: client.CustomObjectsApi, ns: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     token: str | None = None
@@ -489,6 +495,9 @@ def main() -> int:
                 "median_bytes": sizes[len(sizes) // 2] if sizes else 0,
                 "largest_record_bytes": len(json.dumps(status.get("record"))),
                 "largest_position": status.get("position"),
+                # Records with a hole: windows a trainer no longer served when next scraped (a
+                # round longer than --keep-windows x --step loses windows).
+                "with_holes": sum(1 for t in trials if has_hole(t)),
                 "states": {
                     s: sum(1 for t in trials if (t.get("status") or {}).get("state") == s)
                     for s in {(t.get("status") or {}).get("state") for t in trials}
@@ -539,7 +548,8 @@ def report(r: dict[str, Any], latencies: list[float], args: argparse.Namespace) 
     print(f"  largest Trial:           {t.get('largest_bytes', 0) / 1024:.1f} KiB JSON "
           f"(record {t.get('largest_record_bytes', 0) / 1024:.1f} KiB, position "
           f"{t.get('largest_position')}; median {t.get('median_bytes', 0) / 1024:.1f} KiB; "
-          f"target <= 64 KiB); states {t.get('states')}")  # fmt: skip
+          f"target <= 64 KiB); states {t.get('states')}; records with a hole: "
+          f"{t.get('with_holes')}")  # fmt: skip
     print(f"  etcd WAL writes:         {m['etcd_wal_bytes_per_cycle'] / 1e6:.2f} MB per cycle "
           f"({m['etcd_puts_per_cycle']:.0f} puts; the whole cluster)")  # fmt: skip
     print(f"  operator write bodies:   {m['operator_body_bytes_per_cycle'] / 1e6:.2f} MB per cycle "
