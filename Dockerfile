@@ -2,7 +2,10 @@
 # (torch, pyarrow, river are only needed in trainer images), installed with the repository's
 # pinned versions (constraints.txt, shared with scripts/setup.sh and trainer_image/Dockerfile).
 #   docker build -t ghcr.io/hypersearch/operator:0.1.0 .
-FROM python:3.11-slim
+# BASE_IMAGE: any Debian-like image whose `python`/`pip` are Python 3.11 (scripts/build-images.sh
+# substitutes a locally built Debian base; the default is what users and CI get).
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -22,9 +25,11 @@ RUN cp --remove-destination manifests/crds/hypersearch.yaml operator/hypersearch
     && rm -rf /src
 
 WORKDIR /
-# The entrypoint imports without the trainer's extras.
+# The entrypoint imports without the trainer's extras. uid/gid 10001 (the chart's runAsUser and
+# runAsGroup); not named "operator": Debian's base-passwd already has that group (gid 37).
 RUN python -m hypersearch.kube --help >/dev/null \
-    && useradd --uid 10001 --no-create-home operator
+    && groupadd --gid 10001 hypersearch \
+    && useradd --uid 10001 --gid 10001 --no-create-home hypersearch
 USER 10001
 EXPOSE 8080
 ENTRYPOINT ["python", "-m", "hypersearch.kube"]
