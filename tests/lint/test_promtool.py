@@ -17,11 +17,8 @@ import yaml
 from tests.lint.dockerfile import REPO
 from tests.lint.render import helm_template
 from tests.trainer.helpers import (
-    free_port,
     make_stream,
-    scrape,
-    start_trainer,
-    wait_for,
+    run_until_done,
     write_yaml,
 )
 
@@ -68,26 +65,7 @@ def test_trainer_metrics_pass_promtool(tmp_path: Path) -> None:
     """A real trainer process on a small stream with strata, scraped once it is done."""
     make_stream(tmp_path / "tiny.parquet")
     dataset = write_yaml(tmp_path / "tiny.yaml", "tiny.parquet")
-    port = free_port()
-    p = start_trainer(HS_DATASET=str(dataset), HS_METRICS_PORT=str(port),
-                      HS_METRICS_HOST="127.0.0.1", HS_METRICS_LINGER="60",
-                      HS_RESULT_FILE=str(tmp_path / "r.json"), HS_TRIAL="lint-1",
-                      HS_PARAM_model="fm")  # fmt: skip
-    text = ""
-
-    def done() -> bool:
-        nonlocal text
-        try:
-            text = scrape(port)
-        except OSError:
-            return False
-        return "hypersearch_trainer_done 1.0" in text
-
-    try:
-        wait_for(done, timeout=120)
-    finally:
-        p.terminate()
-        p.wait(timeout=10)
+    text = run_until_done(HS_DATASET=str(dataset), HS_TRIAL="lint-1", HS_PARAM_model="fm")
     assert 'stratum="all"' in text and "hypersearch_trainer_window_metric{" in text
     check_metrics(text, families=10)
 

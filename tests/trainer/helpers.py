@@ -145,6 +145,33 @@ def scrape(port: int) -> str:
         return str(r.read().decode())
 
 
+def run_until_done(result: Path | None = None, timeout: float = 120, **env: str) -> str:
+    """Run a trainer serving metrics on a free loopback port until it reports done (and has
+    written ``result``, if given); its last /metrics body. A non-zero exit fails the test."""
+    port = free_port()
+    if result is not None:
+        env["HS_RESULT_FILE"] = str(result)
+    p = start_trainer(
+        HS_METRICS_PORT=str(port), HS_METRICS_HOST="127.0.0.1", HS_METRICS_LINGER="60", **env
+    )
+    text = ""
+
+    def done() -> bool:
+        nonlocal text
+        try:
+            text = scrape(port)
+        except OSError:
+            return False
+        return "hypersearch_trainer_done 1.0" in text and (result is None or result.exists())
+
+    try:
+        wait_for(done, timeout=timeout)
+    finally:
+        p.terminate()
+        assert p.wait(timeout=10) == 0
+    return text
+
+
 def wait_for(cond: Callable[[], bool], timeout: float = 60, every: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

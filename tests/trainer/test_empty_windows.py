@@ -18,12 +18,9 @@ from hypersearch.scrape import SumCountState, parse_report
 from hypersearch.spec.model import MetricsSpec
 
 from tests.trainer.helpers import (
-    free_port,
     make_stream,
     read_json,
-    scrape,
-    start_trainer,
-    wait_for,
+    run_until_done,
     write_yaml,
 )
 from tests.trainer.test_exporter import samples
@@ -46,33 +43,10 @@ def gapped_stream(directory: Path, days: int = DAYS, empty: tuple[int, ...] = EM
 
 def test_a_real_trainer_exports_a_day_without_examples_as_missing(tmp_path: Path) -> None:
     dataset = gapped_stream(tmp_path)
-    port = free_port()
     out = tmp_path / "r.json"
-    p = start_trainer(
-        HS_DATASET=str(dataset),
-        HS_METRICS_PORT=str(port),
-        HS_METRICS_HOST="127.0.0.1",
-        HS_METRICS_LINGER="60",
-        HS_RESULT_FILE=str(out),
-        HS_DATA_RATE="0.5",
-        HS_EVAL_WINDOWS="3",
-        HS_PARAM_model="lr",
+    text = run_until_done(
+        out, HS_DATASET=str(dataset), HS_DATA_RATE="0.5", HS_EVAL_WINDOWS="3", HS_PARAM_model="lr"
     )
-    try:
-        text = ""
-
-        def done() -> bool:
-            nonlocal text
-            try:
-                text = scrape(port)
-            except OSError:
-                return False
-            return "hypersearch_trainer_done 1.0" in text and out.exists()
-
-        wait_for(done, timeout=120)
-    finally:
-        p.terminate()
-        assert p.wait(timeout=10) == 0
     res = read_json(out)
     by_window = {w["window"]: w for w in res["windows"]}
     # The result: every window completed, the empty days with nothing scored or trained.

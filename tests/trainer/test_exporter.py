@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.trainer.helpers import free_port, read_json, scrape, start_trainer, wait_for
+from tests.trainer.helpers import read_json, run_until_done
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -19,35 +19,16 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_scraped_metrics_match_final_json(tiny: Path, tmp_path: Path) -> None:
-    port = free_port()
     out = tmp_path / "r.json"
-    p = start_trainer(
+    text = run_until_done(
+        out,
         HS_DATASET=str(tiny),
-        HS_METRICS_PORT=str(port),
-        HS_METRICS_HOST="127.0.0.1",
-        HS_METRICS_LINGER="60",
-        HS_RESULT_FILE=str(out),
         HS_DATA_RATE="0.5",
         HS_DATA_SAMPLING="negatives",
         HS_DATA_START="1",
         HS_TRIAL="t-7",
         HS_PARAM_model="fm",
     )
-    try:
-        text = ""
-
-        def done() -> bool:
-            nonlocal text
-            try:
-                text = scrape(port)
-            except OSError:
-                return False
-            return "hypersearch_trainer_done 1.0" in text and out.exists()
-
-        wait_for(done, timeout=120)
-    finally:
-        p.terminate()
-        assert p.wait(timeout=10) == 0
     res = read_json(out)
     m = samples(text)
     assert m[("hypersearch_trainer_train_examples_total", ())] == res["examples_trained"]
