@@ -116,6 +116,44 @@ def test_a_pod_left_running_for_a_stopped_trial_is_deleted_after_a_restart(
     assert len(cleanup) == 1 and trial["metadata"]["name"] in cleanup[0], cleanup
 
 
+def test_pods_still_running_when_a_search_ended_are_deleted_after_a_restart(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    """The operator stopped between writing the final phase and deleting the trials it still
+    ran: the next one deletes each live pod of the finished search (one Cleanup Event each)
+    and waits for them to go; nothing is left running."""
+    first = operator_factory()
+    doc = tiny_search("ended", trials=4, parallelism=2)
+    container = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
+    # Trainers that would run for ten minutes (never served: the search will be over).
+    container["command"] = [sys.executable, "-c", "import time; time.sleep(600)"]
+    container["args"] = []
+    doc["spec"]["deadlines"] = {"startupSeconds": 600}
+    create_search(k8s, namespace, doc)
+    running = lambda: [  # noqa: E731
+        p.metadata.name
+        for p in client.CoreV1Api(k8s).list_namespaced_pod(namespace).items
+        if p.status.phase == "Running" and p.metadata.deletion_timestamp is None
+    ]
+    wait_until(lambda: len(running()) == 2, 120, "two trial pods running")
+    first.kill()
+    left = sorted(running())
+    assert len(left) == 2, left
+    client.CustomObjectsApi(k8s).patch_namespaced_custom_object_status(
+        "hypersearch.dev", "v1alpha1", namespace, "hypersearches", "ended",
+        {"status": {"phase": "Failed", "reason": "as if the operator crashed right here"}},
+    )  # fmt: skip
+    operator_factory()
+    core = client.CoreV1Api(k8s)
+    listed = lambda: [p.metadata.name for p in core.list_namespaced_pod(namespace).items]  # noqa: E731
+    wait_until(lambda: listed() == [], 90, "the finished search's pods to be deleted")
+    cleanup = sorted(m for _, r, m in events(k8s, namespace, "ended") if r == "Cleanup")
+    assert len(cleanup) == 2, cleanup
+    assert [m.split(":")[0] for m in cleanup] == left, cleanup
+    assert all(m.endswith("(search Failed)") for m in cleanup), cleanup
+    assert get_search(k8s, namespace, "ended")["status"]["phase"] == "Failed"
+
+
 def test_a_template_the_api_server_rejects_fails_the_trial_once(
     cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
 ) -> None:

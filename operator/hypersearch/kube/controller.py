@@ -60,6 +60,8 @@ class SearchController(SearchBase):
     ) -> None:
         """Load, then run rounds every scrape interval until the search ends or ``stopped()``."""
         if not await self.load():
+            if self.status.get("phase") in ("Succeeded", "Failed"):
+                await self.sweep(stopped, sleep)
             return
         assert self.spec is not None and self.search is not None
         metrics.SEARCHES.labels("Running").inc()
@@ -86,16 +88,63 @@ class SearchController(SearchBase):
     ) -> None:
         """After the search ends, wait for the pods it deleted to go, force-deleting any that a
         lost node holds past the Terminating deadline: none outlives the search for ever."""
-        assert self.spec is not None and self.health is not None
+        assert self.health is not None
+        interval = self.spec.metrics.interval_seconds if self.spec is not None else 10.0
         give_up = time.monotonic() + self.health.terminating_seconds + 900  # grace periods
+        # The pods this replica deleted, by trial: the pod index may not show their deletion
+        # yet (its watch lags the DELETE under load), so wait for them by name, not only for
+        # pods already marked terminating.
+        trials = self.search.trials if self.search is not None else []
+        deleted = {trials[tid].name for tid in self.cleaned} | self.swept
         while not stopped() and time.monotonic() < give_up:
             ours, owners = await self._our_pods()
-            terminating = [p for p in ours if p["metadata"].get("deletionTimestamp")]
+            terminating = [
+                p
+                for p in ours
+                if p["metadata"].get("deletionTimestamp")
+                or (p["metadata"].get("labels") or {}).get(names.LABEL_TRIAL) in deleted
+            ]
             if not terminating:
                 return
             self.now = time.time()
             await self._force_delete_stuck(terminating, owners)
-            await sleep(self.spec.metrics.interval_seconds)
+            await sleep(interval)
+
+    async def sweep(
+        self, stopped: Callable[[], bool], sleep: Callable[[float], Awaitable[Any]]
+    ) -> None:
+        """A search that ended while children still ran (the operator stopped between writing
+        the final phase and deleting them): delete each live trial pod and unfinished workload
+        it owns, with one Event each, then wait for them to go as :meth:`drain` does."""
+        self.spec_for_cleanup()
+        phase = self.status.get("phase")
+        workloads: dict[str, Obj] = {}
+        if self.spec is not None:
+            w = self.spec.workload
+            listed = await self.kube.list(
+                self.namespace, w.api_version, w.kind, names.search_selector(self.name)
+            )
+            workloads = {o["metadata"]["name"]: o for o in listed if owned_by(o, self.uid)}
+            for name, obj in workloads.items():
+                ended = condition_true(obj, w.success_condition) or condition_true(
+                    obj, w.failure_condition
+                )
+                if ended or obj["metadata"].get("deletionTimestamp"):
+                    continue
+                self.events("Normal", "Cleanup", f"{name}: deleting its {w.kind} (search {phase})")
+                await self.kube.delete(self.namespace, w.api_version, w.kind, name, self.uid)
+                self.swept.add(name)
+        ours, _ = await self._our_pods(workloads)
+        for pod in ours:
+            meta = pod["metadata"]
+            live = (pod.get("status") or {}).get("phase") in ("Pending", "Running")
+            if not live or meta.get("deletionTimestamp") or not owned_by(pod, self.uid):
+                continue  # ended, already going, or a workload's (deleted with it)
+            self.events("Normal", "Cleanup", f"{meta['name']}: deleting its pod (search {phase})")
+            await self.kube.delete(self.namespace, "v1", "Pod", meta["name"], self.uid)
+            self.swept.add((meta.get("labels") or {}).get(names.LABEL_TRIAL) or meta["name"])
+        if self.swept:
+            await self.drain(stopped, sleep)
 
     async def _our_pods(
         self, workloads: dict[str, Obj] | None = None
@@ -287,16 +336,16 @@ class SearchController(SearchBase):
             late = self.now - due
             if late < self.health.terminating_seconds:
                 continue
-            self.forced.add(meta.get("uid"))
             owner = next((uid for uid in owners if uid and owned_by(pod, uid)), "")
+            await self.kube.delete(self.namespace, "v1", "Pod", meta["name"], owner, grace=0)
+            self.forced.add(meta.get("uid"))  # after the delete: a failed one is tried again
             self.events(
                 "Warning",
                 "ForceDeleted",
                 f"{meta['name']}: still terminating {late:.0f}s after its grace period ended "
                 f"(terminatingSeconds={self.health.terminating_seconds:g}; its node may be lost); "
-                "deleting it without waiting for the node",
+                "deleted it without waiting for the node",
             )
-            await self.kube.delete(self.namespace, "v1", "Pod", meta["name"], owner, grace=0)
 
     async def _clean_up(self, trial: Trial, pods: list[Obj]) -> None:
         """A stopped or failed trial whose pod still runs (an operator that crashed between

@@ -87,6 +87,8 @@ class SearchBase:
         self.created_at: dict[int, float] = {}  # when each trial's child was last created
         self.cleaned: set[int] = set()  # ended trials whose leftover pod was deleted
         self.forced: set[str] = set()  # UIDs of pods stuck terminating that were force-deleted
+        # Trials (by name) whose leftover children a finished search deleted on load.
+        self.swept: set[str] = set()
         # Stage-2 trials whose trainer finished or pods ended, waiting for the workload's
         # condition: since when (monotonic).
         self.idle_since: dict[int, float] = {}
@@ -233,6 +235,20 @@ class SearchBase:
         wanted = trail.expected(self.search.trials, written, horizon=min(known))
         for type_, reason, message in trail.missing(wanted, posted):
             self.events(type_, reason, message + trail.TAKEOVER_NOTE)
+
+    def spec_for_cleanup(self) -> None:
+        """For a search that already ended: its accepted spec and deadlines, enough to find and
+        delete what it left running (none when the spec no longer parses: defaults then)."""
+        accepted = self.status.get("acceptedSpec")
+        try:
+            self.spec = parse(self._document(accepted)) if isinstance(accepted, dict) else None
+        except SpecInvalid:
+            self.spec = None
+        self.health = (
+            self.options.deadlines.with_spec(self.spec.deadlines, self.spec.metrics.max_failures)
+            if self.spec is not None
+            else self.options.deadlines
+        )
 
     async def _invalid(self, message: str) -> None:
         self.status["phase"] = "Invalid"
