@@ -125,6 +125,17 @@ def test_too_many_failures_fail_the_search_and_stop_the_rest() -> None:
     assert search.trials[ids[1]].reason == "OOMKilled"
 
 
+def test_an_abort_fails_the_search_once_and_stops_every_running_trial() -> None:
+    search = Search(spec_for(parallelism=4))
+    ids = [a.trial for a in started(search.step())]
+    actions = search.abort("the API server refused it: 403 Forbidden")
+    assert {a.trial for a in actions if isinstance(a, StopTrial)} == set(ids)
+    assert isinstance(actions[-1], Finish) and not actions[-1].succeeded
+    assert search.phase == "Failed" and "403" in search.reason
+    assert all(search.trials[i].state is TrialState.STOPPED for i in ids)
+    assert search.abort("again") == [] and search.step() == []
+
+
 def test_stage2_without_the_evaluation_window_fails_that_run() -> None:
     world = make_world(N, T, seed=2)
     spec = spec_for(rule="none", maxFailedTrials=30, parallelism=N)

@@ -4,6 +4,7 @@ behind. Each ends in the right state with one clear Event and no orphan."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
@@ -13,11 +14,13 @@ from tests.operator.conftest import (
     create_search,
     events,
     get_search,
+    service_account_kubeconfig,
     tiny_search,
     trials,
     wait_phase,
     wait_until,
 )
+from tests.operator.test_search import install_namespaced_rbac
 
 
 def live_pods(api: client.ApiClient, namespace: str) -> list[str]:
@@ -207,3 +210,35 @@ def test_a_pod_on_a_lost_node_is_failed_then_force_deleted(
         assert len(forced) == 1 and forced[0].startswith("lost-000: still terminating"), said
     finally:
         core.delete_node(node)
+
+
+def test_a_request_the_cluster_refuses_fails_the_search_once_without_retries(
+    cluster: Cluster,
+    k8s: client.ApiClient,
+    namespace: str,
+    operator_factory: Any,
+    tmp_path: Path,
+) -> None:
+    """An administrator's trimmed Role without ``patch`` on ``trials/status``: the first Trial
+    write is refused (403). The search fails naming the refusal, with one Event, instead of
+    the daemon raising and being restarted by Kopf every minute (a "Resumed" each time)."""
+    install_namespaced_rbac(k8s, namespace)
+    rbac = client.RbacAuthorizationV1Api(k8s)
+    role = rbac.read_namespaced_role("hypersearch-operator", namespace)
+    for rule in role.rules:
+        rule.resources = [r for r in rule.resources or [] if r != "trials/status"]
+    rbac.replace_namespaced_role("hypersearch-operator", namespace, role)
+    kubeconfig = service_account_kubeconfig(
+        cluster, k8s, namespace, "hypersearch-operator", tmp_path / "sa.kubeconfig"
+    )
+    op = operator_factory(kubeconfig=kubeconfig)
+    create_search(k8s, namespace, tiny_search("refused", trials=2, parallelism=2))
+    status = wait_phase(cluster, k8s, namespace, "refused", ("Succeeded", "Failed"), timeout=90)
+    reason = status["status"]["reason"]
+    assert status["status"]["phase"] == "Failed", status["status"]
+    assert "403" in reason and "trials/status" in reason, reason
+    wait_until(lambda: live_pods(k8s, namespace) == [], 60, "no trial pod left running")
+    said = events(k8s, namespace, "refused")
+    assert len([m for _, r, m in said if r == "Failed"]) == 1, said
+    assert [r for _, r, _ in said if r in ("Started", "Resumed")] == ["Started"], said
+    assert "failed with an exception" not in op.log(), op.log()[-3000:]

@@ -178,6 +178,13 @@ class Search:
         trial.reason = f"completed its stage-1 data at {self.spec.window_name} {trial.position:g}"
         return []
 
+    def abort(self, reason: str) -> list[Action]:
+        """The executor cannot go on (e.g. the cluster refuses a request the search needs):
+        fail the search, stopping every running trial."""
+        if self.phase != "Running":
+            return []
+        return self._finish(False, reason)
+
     def record_compute(
         self, trial_id: int, cpu_seconds: float, gpu_seconds: float | None, source: str
     ) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -138,8 +139,9 @@ class Kube:
             raise Fenced(verb)
 
     async def _call(self, verb: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One request; 429 and 5xx answers are retried with backoff (honouring Retry-After),
-        every other error is the caller's to classify (see :func:`refusal`)."""
+        """One request; 429 and 5xx answers and requests that got no answer are retried with
+        backoff (honouring Retry-After), every other error is the caller's to classify (see
+        :func:`refusal`)."""
         kwargs["_preload_content"] = False
         kwargs.setdefault("_request_timeout", 30)
         call = functools.partial(fn, *args, **kwargs)
@@ -153,6 +155,11 @@ class Kube:
                 if not retryable(e) or attempt == RETRIES:
                     raise
                 await asyncio.sleep(retry_after(e, attempt))
+            except (urllib3.exceptions.HTTPError, OSError):
+                # No answer at all (connection refused or reset, timed out): as for a 5xx.
+                if attempt == RETRIES:
+                    raise
+                await asyncio.sleep(min(BACKOFF_MAX, 0.5 * 2**attempt))
         data = resp.data
         return json.loads(data) if data else {}
 

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import urllib3
+from kubernetes.client.exceptions import ApiException
 
 from hypersearch.engine import (
     Finish,
@@ -29,7 +31,7 @@ from hypersearch.engine import (
 )
 from hypersearch.engine.actions import Action
 from hypersearch.kube import metrics, names, trail
-from hypersearch.kube.api import owned_by
+from hypersearch.kube.api import owned_by, refusal, retryable
 from hypersearch.kube.children import ChildRefused
 from hypersearch.kube.conditions import set_condition
 from hypersearch.kube.loading import FINAL_PHASES, EventSink, Options, SearchBase, plain
@@ -40,11 +42,14 @@ from hypersearch.kube.resources import (
     trial_resource,
     workload,
 )
+from hypersearch.kube.status import search_status
 from hypersearch.kube.usage import trial_compute, update
 from hypersearch.monitor.health import WORKLOAD, deadline_of
 from hypersearch.scrape import ScrapeError, metrics_url
 
 Obj = dict[str, Any]
+# Errors of a request that never got an answer (the client's own retries spent).
+TRANSIENT = (urllib3.exceptions.HTTPError, OSError, asyncio.TimeoutError)
 log = logging.getLogger("hypersearch.operator")
 # Seconds a newly created pod may take to reach the operator's pod index (a watch).
 INDEX_LAG = 30.0
@@ -59,7 +64,14 @@ class SearchController(SearchBase):
         self, stopped: Callable[[], bool], sleep: Callable[[float], Awaitable[Any]]
     ) -> None:
         """Load, then run rounds every scrape interval until the search ends or ``stopped()``."""
-        if not await self.load():
+        try:
+            loaded = await self.load()
+        except ApiException as e:
+            if retryable(e):
+                raise  # Kopf starts the daemon again after its backoff
+            await self._refused(e)
+            return
+        if not loaded:
             if self.status.get("phase") in ("Succeeded", "Failed"):
                 await self.sweep(stopped, sleep)
             return
@@ -69,7 +81,16 @@ class SearchController(SearchBase):
             async with aiohttp.ClientSession() as session:
                 while not stopped() and self.search.phase == "Running":
                     started = time.monotonic()
-                    await self.round(session)
+                    try:
+                        await self.round(session)
+                        self._trouble_since = None
+                    except ApiException as e:
+                        if not retryable(e):
+                            await self._refused(e)
+                            break
+                        self._trouble(f"{e.status} {e.reason}")
+                    except TRANSIENT as e:
+                        self._trouble(f"{type(e).__name__}: {str(e)[:200]}")
                     metrics.ROUND_SECONDS.observe(time.monotonic() - started)
                     if self.search.phase != "Running":
                         break
@@ -82,6 +103,49 @@ class SearchController(SearchBase):
                 metrics.SEARCHES.labels(self.search.phase).inc()
         if self.search.phase in FINAL_PHASES:
             await self.drain(stopped, sleep)
+
+    def _trouble(self, what: str) -> None:
+        """The API server did not answer a round (after the client's retries): the next round
+        tries again; one Warning per outage, not one per round."""
+        log.warning(
+            "%s/%s: round interrupted by the API server: %s", self.namespace, self.name, what
+        )
+        if self._trouble_since is None:
+            self._trouble_since = time.monotonic()
+            self.events(
+                "Warning",
+                "APIUnavailable",
+                f"the API server did not answer ({what}); retrying every round until it does",
+            )
+
+    async def _refused(self, e: ApiException) -> None:
+        """A request the search needs was refused for good (a 4xx other than 409/429: missing
+        RBAC, a policy or quota denial): the search fails with one Event naming the refusal, its
+        running children are deleted, and nothing is retried (no Kopf retry loop)."""
+        why = refusal(e, "request", "of this search")
+        log.error("%s/%s: %s", self.namespace, self.name, why)
+        actions = self.search.abort(why) if self.search is not None else []
+        for a in actions:
+            if isinstance(a, StopTrial):
+                try:
+                    await self._delete_child(a.trial)
+                except ApiException as again:
+                    log.error("%s: cannot delete %s: %s", self.name, a.name, again.reason)
+        if self.search is not None:
+            self.status = search_status(
+                self.search, self.status, self.pods, self.now, self.generation
+            )
+        self.status["phase"] = "Failed"
+        self.status["reason"] = why
+        self._finish_conditions(Finish(False, why))
+        self.events("Warning", "Failed", why)
+        metrics.set_search_phase(self.namespace, self.name, "Failed")
+        try:
+            await self.kube.patch_status(
+                self.namespace, names.SEARCH_PLURAL, self.name, self.status
+            )
+        except ApiException as again:
+            log.error("%s/%s: cannot record the failure: %s", self.namespace, self.name, again)
 
     async def drain(
         self, stopped: Callable[[], bool], sleep: Callable[[float], Awaitable[Any]]
@@ -107,7 +171,11 @@ class SearchController(SearchBase):
             if not terminating:
                 return
             self.now = time.time()
-            await self._force_delete_stuck(terminating, owners)
+            try:
+                await self._force_delete_stuck(terminating, owners)
+            except ApiException as e:  # e.g. no RBAC to delete: nothing this loop can do
+                log.error("%s/%s: cannot force-delete: %s", self.namespace, self.name, e.reason)
+                return
             await sleep(interval)
 
     async def sweep(

@@ -89,6 +89,7 @@ class SearchBase:
         self.forced: set[str] = set()  # UIDs of pods stuck terminating that were force-deleted
         # Trials (by name) whose leftover children a finished search deleted on load.
         self.swept: set[str] = set()
+        self._trouble_since: float | None = None  # since when rounds fail to reach the API
         # Stage-2 trials whose trainer finished or pods ended, waiting for the workload's
         # condition: since when (monotonic).
         self.idle_since: dict[int, float] = {}
