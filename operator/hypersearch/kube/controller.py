@@ -85,7 +85,7 @@ class SearchController(SearchBase):
                         await self.round(session)
                         self._trouble_since = None
                     except ApiException as e:
-                        if not retryable(e):
+                        if not retryable(e) and e.status != 409:  # a conflict: next round
                             await self._refused(e)
                             break
                         self._trouble(f"{e.status} {e.reason}")
