@@ -28,6 +28,8 @@ TRAJECTORY_POINTS = 40
 _NULLABLE = (
     "predicted", "predictedStd", "source", "final", "cpuSeconds", "gpuSeconds", "computeSource"
 )  # fmt: skip
+# Keys of the packed ``windows`` form that only some values have (see ``encode_windows``).
+_STRATA_KEYS = ("strata", "strataValue", "strataCount")
 
 
 def spec_digest(spec: Obj) -> str:
@@ -43,6 +45,12 @@ def trajectory(trial: Trial, limit: int = TRAJECTORY_POINTS) -> list[list[float]
     step = len(points) / limit
     picked = [points[int(i * step)] for i in range(limit - 1)]
     return [*picked, points[-1]]
+
+
+def _replacing(value: Obj, absent: tuple[str, ...]) -> Obj:
+    """``value`` with each of the ``absent`` keys it lacks set to null: the status is
+    merge-patched, where a key left out keeps its old value and null deletes it."""
+    return {**dict.fromkeys(absent), **value}
 
 
 def trial_status(
@@ -65,6 +73,8 @@ def trial_status(
         "final": trial.final,
         "trajectory": trajectory(trial),
         "record": trial.to_dict(),
+        # Set by Kube.patch_status when a figure is not finite; cleared by any later write.
+        "nonFinite": None,
     }
     if trial.state is TrialState.FAILED:
         # Why, as a standard condition: a missed deadline by its name (see monitor.health).
@@ -79,7 +89,12 @@ def trial_status(
     if pods:
         status["pods"] = {uid: use.to_dict() for uid, use in sorted(pods.items())}
     if sumcount is not None:
-        status["sumcount"] = sumcount
+        # What this state lacks is sent as null: an ``empty`` list or strata matrix of an
+        # earlier write would otherwise stay in the cluster and come back after a restart.
+        status["sumcount"] = _replacing(sumcount, ("empty",))
+        windows = sumcount.get("windows")
+        if isinstance(windows, dict):
+            status["sumcount"]["windows"] = _replacing(windows, _STRATA_KEYS)
     return status
 
 
