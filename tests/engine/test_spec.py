@@ -43,8 +43,10 @@ MINIMAL: dict[str, Any] = {
 }
 
 
-def doc(**spec_changes: Any) -> dict[str, Any]:
+def doc(metadata: dict[str, Any] | None = None, **spec_changes: Any) -> dict[str, Any]:
+    """MINIMAL with ``spec_changes`` in its spec (and ``metadata`` in its metadata)."""
     d = copy.deepcopy(MINIMAL)
+    d["metadata"].update(metadata or {})
     d["spec"].update(spec_changes)
     return d
 
@@ -161,6 +163,9 @@ SCHEMA_VIOLATIONS: list[tuple[dict[str, Any], str]] = [
     ({"stage1": {"data": {"evalRate": "half"}}}, "spec.stage1.data.evalRate"),
     ({"metrics": {"cpuSeconds": 7}}, "spec.metrics.cpuSeconds"),
     ({"parameters": []}, "spec.parameters"),
+    ({"seed": -1}, "spec.seed"),
+    # 60 characters: a stage-2 run's name (<name>-<id>-full) would not fit a label (63).
+    ({"metadata": {"name": "n" * 60}}, "metadata.name"),
 ]
 
 
@@ -229,6 +234,25 @@ def test_validate_command_exit_codes(tmp_path: Path) -> None:
     assert result.returncode == 2 and "not valid YAML" in result.stderr
     missing = run_cli("validate", str(tmp_path / "missing.yaml"))
     assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        ({"metadata": {"name": "n" * 60}}, "metadata.name", "at most 52 characters"),
+        ({"seed": -1}, "spec.seed", "-1"),
+    ],
+    ids=["name-of-60", "seed-minus-1"],
+)
+def test_validate_command_refuses_a_long_name_and_a_negative_seed_naming_the_field(
+    tmp_path: Path, change: dict[str, Any], field: str, says: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc(**change)))
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = [x for x in result.stderr.splitlines() if x.strip().startswith(f"{field}:")]
+    assert says in line, result.stderr
 
 
 def test_shipped_examples_are_valid() -> None:
