@@ -6,11 +6,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypersearch.engine import Search, StartTrial, TrialReport, WindowStat
+from hypersearch.engine.trial import Trial, TrialState
 from hypersearch.kube.resources import trial_pod, trial_resource, workload
-from hypersearch.kube.state import engine_block, pod_ledgers, restore, trajectory, trial_status
+from hypersearch.kube.state import (
+    decision_predicted,
+    engine_block,
+    pod_ledgers,
+    restore,
+    trajectory,
+    trial_status,
+)
 from hypersearch.kube.usage import PodUse
 from hypersearch.spec import parse
+from hypersearch.spec.model import DataRange
 
 from tests.operator.conftest import tiny_search
 
@@ -167,3 +177,30 @@ def test_trajectory_is_bounded_and_keeps_the_last_window() -> None:
     t.windows = {w: WindowStat(float(w)) for w in range(150)}
     points = trajectory(t, limit=40)
     assert len(points) == 40 and points[-1] == [149.0, 149.0] and points[0] == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "shown"),
+    [
+        (TrialState.STOPPED, "stopped at day 7: predicted logloss 0.5056 (+5.43% vs. best "
+         "syn-006), rank 8/9, outside the top 1/3 at this rung", 0.5056),
+        (TrialState.STOPPED, "stopped at window 4: predicted net reward -12.2500 (+1.00% vs. "
+         "best s-002), rank 3/4, outside the top 1/2 at this rung; worse than the top 1 at "
+         "90% confidence", -12.25),
+        # Rules that judge observed values, and a failed search, quote no prediction.
+        (TrialState.STOPPED, "stopped at day 7: recent logloss 0.6100 (+9.00% vs. best s-001), "
+         "rank 4/4, outside the top 1/3 at this rung", 0.452006),
+        (TrialState.STOPPED, "search failed: 4 trials failed, more than maxFailedTrials=3",
+         0.452006),
+        (TrialState.COMPLETED, "completed its stage-1 data at day 30", 0.452006),
+        (TrialState.RUNNING, "", 0.452006),
+    ],
+)  # fmt: skip
+def test_the_predicted_column_is_the_prediction_a_stop_quotes_else_the_latest(
+    state: TrialState, reason: str, shown: float
+) -> None:
+    trial = Trial(0, "s-000", 1, {}, DataRange(0, 30), state=state, reason=reason)
+    trial.predicted = 0.4520061
+    status = trial_status(trial)
+    assert decision_predicted(trial) == status["decisionPredicted"] == shown
+    assert status["predicted"] == 0.452006

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from hypersearch.kube.resources import trial_resource
 from hypersearch.kube.state import sumcount_states, trial_status
 from hypersearch.kube.status import StatusWriter
 from hypersearch.kube.usage import PodUse
+from hypersearch.replay import replay
 from hypersearch.report.files import finite_document
 from hypersearch.scrape import SumCountState
 from hypersearch.spec import check
@@ -28,6 +30,7 @@ from hypersearch.spec.model import DataRange
 from hypersearch.spec.schema import apply_defaults
 from kubernetes import client
 
+from tests.engine.synthetic import make_world, search_spec
 from tests.engine.test_spec import MINIMAL, SCHEMA_VIOLATIONS, doc
 from tests.operator.conftest import GROUP, VERSION, create_search, custom
 
@@ -130,3 +133,62 @@ def test_every_trial_status_field_the_operator_writes_survives_the_api_server(
     restored = sumcount_states([got])[trial.id]
     assert (restored.boundary, restored.sums, restored.counts) == (12, state.sums, state.counts)
     assert restored.windows == state.windows and restored.empty == set()
+
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+QUOTED = re.compile(r": predicted \S+ (-?\d+\.\d{4}) \(")  # in a performance stop reason
+
+
+def table(api: client.ApiClient, path: str) -> dict[str, Any]:
+    """The API server's Table of a list (what ``kubectl get`` prints)."""
+    request = api.param_serialize(
+        "GET", path, header_params={"Accept": TABLE}, auth_settings=["BearerToken"]
+    )
+    response = api.call_api(*request)
+    assert response.status == 200, response.read()
+    out: dict[str, Any] = json.loads(response.read())
+    return out
+
+
+def test_the_predicted_column_shows_the_prediction_a_stop_reason_quotes(
+    k8s: client.ApiClient, namespace: str, crds: None
+) -> None:
+    """A stopped trial's PREDICTED is the prediction made at its rung, which its reason quotes,
+    although the search re-predicted it from all its windows at the end of stage 1; every
+    column of both kinds says what it means."""
+    spec = search_spec(9, 30, stage1={"data": {"rate": 0.2}}, stage2={"topK": 1})
+    search = replay(spec, make_world(9, 30, seed=4).curves).search
+    stage1 = [t for t in search.trials if t.stage == 1]
+    stopped = [t for t in stage1 if t.state is TrialState.STOPPED]
+    quoted = {t.name: float(QUOTED.search(t.reason).group(1)) for t in stopped}  # type: ignore[union-attr]
+    # Re-predicted after the stop: the latest prediction differs from the quoted one.
+    assert any(round(t.predicted or 0.0, 4) != quoted[t.name] for t in stopped), quoted
+    owner = create_search(k8s, namespace, doc(metadata={"name": spec.name}))
+    writer = StatusWriter(Kube(k8s), namespace, spec.name, progress_seconds=0)
+
+    async def recreate() -> bool:
+        raise AssertionError("the Trial exists")
+
+    for t in stage1:
+        start = StartTrial(t.id, t.name, 1, dict(t.params), t.data)
+        custom(k8s).create_namespaced_custom_object(
+            GROUP, VERSION, namespace, names.TRIAL_PLURAL, trial_resource(owner, start, None)
+        )
+        asyncio.run(writer.trial(t, None, recreate, force=True))
+
+    got = table(k8s, f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{names.TRIAL_PLURAL}")
+    columns = [c["name"] for c in got["columnDefinitions"]]
+    rows = {r["cells"][0]: dict(zip(columns, r["cells"], strict=True)) for r in got["rows"]}
+    for t in stage1:
+        cell = rows[t.name]["Predicted"]
+        if t.state is TrialState.STOPPED:
+            assert cell == quoted[t.name], (t.name, cell, t.reason)
+            assert QUOTED.search(rows[t.name]["Reason"]).group(1) == f"{cell:.4f}"  # type: ignore[union-attr]
+        else:
+            assert cell == round(t.predicted or 0.0, 6)
+    # kubectl get -o wide: the latest prediction beside it.
+    assert all(rows[t.name]["Latest"] == round(t.predicted or 0.0, 6) for t in stage1)
+    for plural in ("hypersearches", names.TRIAL_PLURAL):
+        got = table(k8s, f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}")
+        for column in got["columnDefinitions"]:
+            assert column["description"].strip(), (plural, column)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from hypersearch.engine import Search, Trial
 from hypersearch.engine.planner import STATE_VERSION
+from hypersearch.engine.stopping.performance import PerformanceStopping
 from hypersearch.engine.trial import TrialState
 from hypersearch.kube.usage import PodUse
 from hypersearch.monitor.health import deadline_of
@@ -28,6 +30,10 @@ TRAJECTORY_POINTS = 40
 _NULLABLE = (
     "predicted", "predictedStd", "source", "final", "cpuSeconds", "gpuSeconds", "computeSource"
 )  # fmt: skip
+# The prediction a performance stop quotes: "stopped at window 4: predicted logloss 8.8165 (".
+_QUOTED_PREDICTION = re.compile(
+    rf"^stopped at .*?: {PerformanceStopping.label} .*? ([-+]?\d+(?:\.\d+)?) \("
+)
 # Keys of the packed ``windows`` form that only some values have (see ``encode_windows``).
 _STRATA_KEYS = ("strata", "strataValue", "strataCount")
 
@@ -45,6 +51,21 @@ def trajectory(trial: Trial, limit: int = TRAJECTORY_POINTS) -> list[list[float]
     step = len(points) / limit
     picked = [points[int(i * step)] for i in range(limit - 1)]
     return [*picked, points[-1]]
+
+
+def decision_predicted(trial: Trial) -> float | None:
+    """The prediction behind the trial's latest decision (the ``PREDICTED`` column).
+
+    A trial stopped by the performance rule was judged on its prediction at that rung, from
+    the windows before it, and its reason quotes that value (4 decimals); at the end of stage
+    1 the search re-predicts every trial from all its windows (``predicted``, what promotion
+    ranks by), so the two differ. For a stopped trial this is the quoted value; for any other
+    trial, the latest prediction."""
+    if trial.state is TrialState.STOPPED:
+        quoted = _QUOTED_PREDICTION.match(trial.reason)
+        if quoted:
+            return float(quoted.group(1))
+    return None if trial.predicted is None else round(trial.predicted, 6)
 
 
 def _replacing(value: Obj, absent: tuple[str, ...]) -> Obj:
@@ -70,6 +91,7 @@ def trial_status(
         "computeSource": trial.compute_source,
         "predicted": None if trial.predicted is None else round(trial.predicted, 6),
         "predictedStd": None if trial.predicted_std is None else round(trial.predicted_std, 6),
+        "decisionPredicted": decision_predicted(trial),
         "final": trial.final,
         "trajectory": trajectory(trial),
         "record": trial.to_dict(),
@@ -201,6 +223,7 @@ def restore(spec: SearchSpec, search_status: Obj, resources: list[Obj]) -> Searc
 
 
 __all__ = [
+    "decision_predicted",
     "engine_block",
     "engine_state",
     "pod_ledgers",
