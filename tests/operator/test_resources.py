@@ -180,27 +180,20 @@ def test_trajectory_is_bounded_and_keeps_the_last_window() -> None:
 
 
 @pytest.mark.parametrize(
-    ("state", "reason", "shown"),
+    ("state", "at_stop", "shown"),
     [
-        (TrialState.STOPPED, "stopped at day 7: predicted logloss 0.5056 (+5.43% vs. best "
-         "syn-006), rank 8/9, outside the top 1/3 at this rung", 0.5056),
-        (TrialState.STOPPED, "stopped at window 4: predicted net reward -12.2500 (+1.00% vs. "
-         "best s-002), rank 3/4, outside the top 1/2 at this rung; worse than the top 1 at "
-         "90% confidence", -12.25),
-        # Rules that judge observed values, and a failed search, quote no prediction.
-        (TrialState.STOPPED, "stopped at day 7: recent logloss 0.6100 (+9.00% vs. best s-001), "
-         "rank 4/4, outside the top 1/3 at this rung", 0.452006),
-        (TrialState.STOPPED, "search failed: 4 trials failed, more than maxFailedTrials=3",
-         0.452006),
-        (TrialState.COMPLETED, "completed its stage-1 data at day 30", 0.452006),
-        (TrialState.RUNNING, "", 0.452006),
+        (TrialState.STOPPED, 0.50561234, 0.505612),  # stopped on its prediction at a rung
+        (TrialState.STOPPED, None, 0.452006),  # asha/median (observed values), failed search
+        (TrialState.COMPLETED, None, 0.452006),
+        (TrialState.RUNNING, None, 0.452006),
     ],
-)  # fmt: skip
-def test_the_predicted_column_is_the_prediction_a_stop_quotes_else_the_latest(
-    state: TrialState, reason: str, shown: float
+)
+def test_the_predicted_column_is_the_prediction_a_stop_was_made_on_else_the_latest(
+    state: TrialState, at_stop: float | None, shown: float
 ) -> None:
-    trial = Trial(0, "s-000", 1, {}, DataRange(0, 30), state=state, reason=reason)
+    trial = Trial(0, "s-000", 1, {}, DataRange(0, 30), state=state)
     trial.predicted = 0.4520061
+    trial.decision_predicted = at_stop
     status = trial_status(trial)
     assert decision_predicted(trial) == status["decisionPredicted"] == shown
     assert status["predicted"] == 0.452006

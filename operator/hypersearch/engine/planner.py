@@ -351,6 +351,8 @@ class Search:
                 trial.state = TrialState.STOPPED
                 trial.reason = reason
                 self._predict_into(trial, cutoff)
+                if self.rule.uses_predictions:  # the value the reason quotes
+                    trial.decision_predicted = trial.predicted
                 return [StopTrial(trial.id, trial.name, reason)]
         return []
 

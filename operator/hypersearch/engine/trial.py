@@ -42,6 +42,9 @@ class Trial:
     next_check: int = 0
     predicted: float | None = None
     predicted_std: float | None = None
+    # The prediction a stop was decided on (``predicted`` is re-made at the end of stage 1
+    # from all the windows, so it no longer matches the number the stop reason quotes).
+    decision_predicted: float | None = None
     source: int | None = None
     final: float | None = None
     # Compute used so far (None: not known). ``compute_source`` says where it comes from:
@@ -68,6 +71,7 @@ class Trial:
             "nextCheck": self.next_check,
             "predicted": self.predicted,
             "predictedStd": self.predicted_std,
+            "decisionPredicted": self.decision_predicted,
             "source": self.source,
             "final": self.final,
             "cpuSeconds": self.cpu_seconds,
@@ -92,6 +96,7 @@ class Trial:
             next_check=int(raw["nextCheck"]),
             predicted=raw["predicted"],
             predicted_std=raw["predictedStd"],
+            decision_predicted=_optional_float(raw.get("decisionPredicted")),
             source=raw["source"],
             final=raw["final"],
             cpu_seconds=_optional_float(raw.get("cpuSeconds")),

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from hypersearch.engine import Search, Trial
 from hypersearch.engine.planner import STATE_VERSION
-from hypersearch.engine.stopping.performance import PerformanceStopping
 from hypersearch.engine.trial import TrialState
 from hypersearch.kube.usage import PodUse
 from hypersearch.monitor.health import deadline_of
@@ -30,10 +28,6 @@ TRAJECTORY_POINTS = 40
 _NULLABLE = (
     "predicted", "predictedStd", "source", "final", "cpuSeconds", "gpuSeconds", "computeSource"
 )  # fmt: skip
-# The prediction a performance stop quotes: "stopped at window 4: predicted logloss 8.8165 (".
-_QUOTED_PREDICTION = re.compile(
-    rf"^stopped at .*?: {PerformanceStopping.label} .*? ([-+]?\d+(?:\.\d+)?) \("
-)
 # Keys of the packed ``windows`` form that only some values have (see ``encode_windows``).
 _STRATA_KEYS = ("strata", "strataValue", "strataCount")
 
@@ -54,18 +48,14 @@ def trajectory(trial: Trial, limit: int = TRAJECTORY_POINTS) -> list[list[float]
 
 
 def decision_predicted(trial: Trial) -> float | None:
-    """The prediction behind the trial's latest decision (the ``PREDICTED`` column).
-
-    A trial stopped by the performance rule was judged on its prediction at that rung, from
-    the windows before it, and its reason quotes that value (4 decimals); at the end of stage
-    1 the search re-predicts every trial from all its windows (``predicted``, what promotion
-    ranks by), so the two differ. For a stopped trial this is the quoted value; for any other
-    trial, the latest prediction."""
-    if trial.state is TrialState.STOPPED:
-        quoted = _QUOTED_PREDICTION.match(trial.reason)
-        if quoted:
-            return float(quoted.group(1))
-    return None if trial.predicted is None else round(trial.predicted, 6)
+    """The prediction behind the trial's latest decision (the ``PREDICTED`` column): for a
+    trial stopped on a prediction, the one made at that rung from the windows before it (the
+    value its reason quotes); otherwise the latest, which at the end of stage 1 is re-made
+    from all the windows (what promotion ranks by)."""
+    value = trial.decision_predicted if trial.state is TrialState.STOPPED else None
+    if value is None:
+        value = trial.predicted
+    return None if value is None else round(value, 6)
 
 
 def _replacing(value: Obj, absent: tuple[str, ...]) -> Obj:
