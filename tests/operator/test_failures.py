@@ -129,3 +129,65 @@ def test_broken_metrics_endpoints_fail_trials_with_the_reason(
         60,
         "failed trial pods to be deleted",
     )
+
+
+# Answers every scrape with the same position: the endpoint is alive, the training is not.
+HUNG_TRAINER = r"""
+import http.server, os
+BODY = (b"hypersearch_trainer_position 2\n"
+        b"hypersearch_trainer_train_examples_total 200\n"
+        b"hypersearch_trainer_done 0\n"
+        b'hypersearch_trainer_window_metric{window="0",metric="logloss"} 0.6\n'
+        b'hypersearch_trainer_window_examples{window="0"} 100\n'
+        b'hypersearch_trainer_window_metric{window="1",metric="logloss"} 0.6\n'
+        b'hypersearch_trainer_window_examples{window="1"} 100\n')
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(BODY)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer((os.environ["HS_METRICS_HOST"], int(os.environ["HS_METRICS_PORT"])), H).serve_forever()
+"""
+
+
+def test_a_hung_trainer_fails_at_the_progress_deadline_with_one_event(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    operator_factory()
+    doc = tiny_search("hung", trials=1, parallelism=1, maxFailedTrials=0)
+    doc["spec"]["deadlines"] = {"progressSeconds": 5}
+    container = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
+    container["command"], container["args"] = [sys.executable, "-c", HUNG_TRAINER], []
+    create_search(k8s, namespace, doc)
+    status = wait_phase(cluster, k8s, namespace, "hung", ("Succeeded", "Failed"), timeout=120)
+    assert status["status"]["phase"] == "Failed"
+    (trial,) = trials(k8s, namespace)
+    assert trial["status"]["reason"].startswith("ProgressDeadlineExceeded: "), trial["status"]
+    said = [m for _, r, m in events(k8s, namespace, "hung") if r == "TrialFailed"]
+    assert len(said) == 1 and "ProgressDeadlineExceeded" in said[0], said
+    wait_until(
+        lambda: not client.CoreV1Api(k8s).list_namespaced_pod(namespace).items, 60,
+        "the hung trainer's pod to be deleted",
+    )  # fmt: skip
+
+
+def test_a_trainer_that_starts_slowly_is_not_failed_before_its_startup_deadline(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    """Twenty seconds without an endpoint (a busy node, a slow import) at a 0.5 s interval and
+    maxFailures 4: a count of failed scrapes would have failed it in 2 s."""
+    operator_factory()
+    doc = tiny_search("slow", trials=2, parallelism=2, maxFailedTrials=0)
+    doc["spec"]["deadlines"] = {"startupSeconds": 90}
+    container = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
+    slow = (
+        "import runpy, sys, time; time.sleep(20); sys.argv = ['hypersearch-trainer', '--quiet']; "
+        "runpy.run_module('hypersearch_trainer', run_name='__main__')"
+    )
+    container["command"], container["args"] = [sys.executable, "-c", slow], []
+    create_search(k8s, namespace, doc)
+    status = wait_phase(cluster, k8s, namespace, "slow", ("Succeeded", "Failed"), timeout=240)
+    assert status["status"]["phase"] == "Succeeded", status["status"].get("reason")
+    assert not [r for _, r, _ in events(k8s, namespace, "slow") if r == "TrialFailed"]
