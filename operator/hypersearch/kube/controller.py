@@ -416,16 +416,18 @@ class SearchController(SearchBase):
             )
 
     async def _clean_up(self, trial: Trial, pods: list[Obj]) -> None:
-        """A stopped or failed trial whose pod still runs (an operator that crashed between
-        recording the decision and deleting the pod): delete it, once per replica."""
-        if trial.stage != 1 or trial.state is TrialState.COMPLETED or trial.id in self.cleaned:
+        """A stopped or failed trial whose pod (or full-training workload's pods) still runs
+        (an operator that crashed between recording the decision and deleting it): delete it,
+        once per replica."""
+        if trial.state is TrialState.COMPLETED or trial.id in self.cleaned:
             return
         live = [p for p in pods if (p.get("status") or {}).get("phase") in ("Pending", "Running")]
         if live:
+            what = "pod" if trial.stage == 1 else self.spec.workload.kind  # type: ignore[union-attr]
             self.events(
                 "Normal",
                 "Cleanup",
-                f"{trial.name}: deleting its pod (trial {trial.state.value.lower()})",
+                f"{trial.name}: deleting its {what} (trial {trial.state.value.lower()})",
             )
             await self._delete_child(trial.id)
 
