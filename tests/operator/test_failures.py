@@ -90,6 +90,8 @@ def test_crashing_trainer_fails_its_trial_and_deleted_pod_is_recreated(
     assert states[victim]["state"] in ("Completed", "Stopped")
     assert states[victim]["record"]["windows"], states[victim]  # the record came back whole
     assert any(r == "Recreated" and f"Trial {victim} was deleted" in m for _, r, m in msgs), msgs
+    # The count that limits recreations is in the status (a restarted operator reads it back).
+    assert search["status"]["recreations"] == {victim: 1}, search["status"].get("recreations")
 
 
 def test_broken_metrics_endpoints_fail_trials_with_the_reason(
