@@ -21,6 +21,7 @@ import numpy as np
 import optuna
 
 from hypersearch.bench.groundtruth import FULL_RATE, Trajectory
+from hypersearch.engine.promotion import Candidates, promotion_by_name
 from hypersearch.engine.trial import TrialState
 from hypersearch.replay import Curve, replay
 from hypersearch.spec import parse
@@ -89,6 +90,9 @@ class Runs:
     runs: dict[tuple[int, float], Trajectory]
     eval_windows: int = 7
     eval_rate: float = 1.0
+    # Each configuration's model family (its ``model`` parameter), for family-aware policies;
+    # a configuration not named here is of family "".
+    families: dict[int, str] = field(default_factory=dict)
 
     def at_eval(self, rate: float) -> Runs:
         """Every run replayed as if it had scored only the nested evaluation sample at ``rate``:
@@ -96,7 +100,12 @@ class Runs:
         ``1 - rate`` of the measured scoring CPU (a model; see :meth:`Trajectory.at_eval`)."""
         if rate >= 1.0:
             return self
-        return Runs({key: t.at_eval(rate) for key, t in self.runs.items()}, self.eval_windows, rate)
+        return Runs(
+            {key: t.at_eval(rate) for key, t in self.runs.items()},
+            self.eval_windows,
+            rate,
+            self.families,
+        )
 
     @property
     def windows(self) -> int:
@@ -377,5 +386,83 @@ def optuna_pruner(make: Callable[[int], optuna.pruners.BasePruner], rate: float 
         others = sorted(stopped, key=lambda c: (-stopped[c][0], stopped[c][1]))
         complete = set(finals) if rate >= FULL_RATE and runs.eval_rate >= 1.0 else set()
         return Outcome(sorted(finals, key=finals.__getitem__) + others, cost, finals, complete)
+
+    return run
+
+
+def _candidates(
+    runs: Runs, subset: Sequence[int], rates: Sequence[float], ran: Sequence[set[int]]
+) -> Candidates:
+    """What the runs so far say, as a promotion policy sees it: row i is ``subset[i]``, column j
+    its target at ``rates[j]`` if it ran there (``ran[i]``). A run that diverged anywhere (a
+    scored window without a finite metric), or whose target is not finite, marks the row."""
+    targets = np.full((len(subset), len(rates)), np.nan)
+    diverged = np.zeros(len(subset), dtype=bool)
+    for i, c in enumerate(subset):
+        for j in ran[i]:
+            run = runs.runs[(c, rates[j])]
+            value = run.target(runs.eval_windows)
+            if run.diverged() or not math.isfinite(value):
+                diverged[i] = True
+            else:
+                targets[i, j] = value
+    families = [runs.families.get(c, "") for c in subset]
+    return Candidates.of(targets, rates, families, diverged)
+
+
+def family_best(rate: float, per_family: int = 1) -> Method:
+    """Issue 16, lead 4: every configuration on a ``rate`` sample (as two-step), then the best
+    ``per_family`` of each model family first, the rest by their rank (engine policy
+    ``family``)."""
+    policy = promotion_by_name("family", per_family=per_family)
+
+    def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+        cand = _candidates(runs, subset, [rate], [{0} for _ in subset])
+        ranking = policy.rank(cand)
+        cost = Spend.total(runs.spend(c, rate) for c in subset)
+        scores = {c: float(ranking.scores[i]) for i, c in enumerate(subset)}
+        scores = {c: v for c, v in scores.items() if math.isfinite(v)}
+        return Outcome([subset[int(i)] for i in ranking.promote], cost, scores)
+
+    return run
+
+
+def extrapolation(
+    rates: Sequence[float],
+    eta: float = 3.0,
+    keep_at_least: int = 3,
+    z: float = 1.0,
+    per_family: int = 2,
+) -> Method:
+    """Issue 16, lead 2: the rate-halving ladder (same rates, same rung sizes), but at every
+    rung the engine's ``extrapolate`` policy fits a bounded power law in the rate to each
+    configuration's targets so far (exponent pooled per model family) and predicts its
+    full-data target: the best ``per_family`` of each family and then the rest by optimistic
+    bound continue to the next rate; stage 2 takes them by pessimistic bound. A run that
+    diverged at any rate is never continued nor promoted."""
+    policy = promotion_by_name("extrapolate", z=z, per_family=per_family)
+
+    def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+        subset = list(subset)
+        ran: list[set[int]] = [set() for _ in subset]
+        alive = list(range(len(subset)))
+        cost = Spend()
+        cand = _candidates(runs, subset, rates, ran)
+        ranking = policy.rank(cand)
+        for j, rate in enumerate(rates):
+            for i in alive:
+                ran[i].add(j)
+            cost += Spend.total(runs.spend(subset[i], rate) for i in alive)
+            cand = _candidates(runs, subset, rates, ran)
+            ranking = policy.rank(cand)
+            if j == len(rates) - 1:
+                break
+            keep = max(keep_at_least, math.ceil(len(alive) / eta))
+            usable = cand.usable()
+            living = set(alive)
+            alive = [int(i) for i in ranking.advance if int(i) in living and usable[i]][:keep]
+        scores = {c: float(ranking.scores[i]) for i, c in enumerate(subset)}
+        scores = {c: v for c, v in scores.items() if math.isfinite(v)}
+        return Outcome([subset[int(i)] for i in ranking.promote], cost, scores)
 
     return run

@@ -75,6 +75,11 @@ def method_table(rates: Sequence[float], windows: int) -> dict[str, m.Method]:
             rate=r, rule="performance", predictor="trajectory"
         )
     table[f"rate-halving {'/'.join(f'{r:g}' for r in rates)}"] = m.rate_halving(rates)
+    # Issue 16, leads 4 and 2 (engine promotion policies ``family`` and ``extrapolate``).
+    for r in rates:
+        table[f"family-best s={r:g}"] = m.family_best(r)
+    if len(rates) >= 2:
+        table[f"extrapolation {'/'.join(f'{r:g}' for r in rates)}"] = m.extrapolation(rates)
     table["performance (full data) + constant"] = m.engine(rule="performance")
     table["asha (full data)"] = m.engine(rule="asha")
     table["median stopping (full data)"] = m.engine(rule="median")
@@ -114,7 +119,7 @@ def main_method_names(rates: Sequence[float], windows: int) -> list[str]:
 
 
 ORACLE = "oracle: true top 3, stage 1 free (bound)"
-OURS = ("prefix", "subsample", "performance", "rate-halving")
+OURS = ("prefix", "subsample", "performance", "rate-halving", "family-best", "extrapolation")
 PEERS = ("two-step", "asha", "median", "hyperband", "optuna", "random-k")
 
 
@@ -642,7 +647,8 @@ def load_runs(gt: GroundTruth) -> m.Runs:
     docs = [gt.document(i, FULL_RATE) for i in range(len(gt.configs))]
     windows = max(len(d["windows"]) for d in docs)
     runs = {(i, r): gt.load(i, r, windows) for i in range(len(gt.configs)) for r in gt.rates}
-    return m.Runs(runs, gt.eval_windows)
+    families = {i: str(c.get("model", "")) for i, c in enumerate(gt.configs)}
+    return m.Runs(runs, gt.eval_windows, families=families)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
