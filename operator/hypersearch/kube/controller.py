@@ -73,7 +73,17 @@ class SearchController(SearchBase):
             return
         if not loaded:
             if self.status.get("phase") in ("Succeeded", "Failed"):
-                await self.sweep(stopped, sleep)
+                try:
+                    await self.sweep(stopped, sleep)
+                except ApiException as e:
+                    if retryable(e):
+                        raise  # Kopf starts the daemon again after its backoff
+                    log.error(
+                        "%s/%s: %s",
+                        self.namespace,
+                        self.name,
+                        refusal(e, "clean-up", "of the finished search"),
+                    )
             return
         assert self.spec is not None and self.search is not None
         metrics.SEARCHES.labels("Running").inc()
