@@ -6,6 +6,8 @@ crash (exit 3), silent (never serves metrics), hang (stops progressing, ignores 
 It exports no compute counters unless HS_FAKE_COUNTERS=1 (then its own CPU time), so the runner
 measures its CPU itself; HS_FAKE_SPIN burns that many CPU-seconds per window, and on its way out
 it writes the CPU time it used (getrusage of itself and its children) to HS_RESULT_FILE.
+With HS_FAKE_RECORD=1 it writes the params it was given (HS_PARAM_* and its arguments) to
+seen.json in its checkpoint directory.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def main() -> int:
     x = float(env.get("HS_PARAM_x", "0.5"))
     start, stop = int(env["HS_DATA_START"]), int(env["HS_DATA_STOP"])
     rate = float(env["HS_DATA_RATE"])
+    if env.get("HS_FAKE_RECORD") == "1":
+        seen = {k[len("HS_PARAM_") :]: v for k, v in env.items() if k.startswith("HS_PARAM_")}
+        Path(env["HS_CHECKPOINT_DIR"]).mkdir(parents=True, exist_ok=True)
+        (Path(env["HS_CHECKPOINT_DIR"]) / "seen.json").write_text(
+            json.dumps({"env": seen, "argv": sys.argv[1:], "stage": env.get("HS_STAGE")})
+        )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     if mode == "silent":

@@ -60,6 +60,27 @@ def test_trial_pod_has_protocol_env_labels_owner_and_substituted_args() -> None:
     assert trial_pod(parse(doc), search_object(doc), start) == pod
 
 
+def test_a_transformed_stage1_pod_runs_its_transformed_params_the_trial_names_the_config() -> None:
+    """spec.stage1.transfer: the pod's args and HS_PARAM_* carry the params for its data rate
+    (0.5 here: lr x 0.5**-1 = 2x, at most the parameter's max); the Trial resource (and so the
+    status, events and results built from it) names the sampled configuration."""
+    doc = tiny_search("s")
+    doc["spec"]["trialTemplate"]["spec"]["containers"][0]["args"] = ["--lr={{params.lr}}"]
+    doc["spec"]["stage1"]["transfer"] = {"name": "rate-aware", "lrExponent": -1.0}
+    spec = parse(doc)
+    _, start = first_start(doc)
+    (lr_param,) = [p for p in spec.parameters if p.name == "lr"]
+    expected = min(float(start.params["lr"]) * 2.0, lr_param.max or 0.0)
+    assert float(start.trainer_params["lr"]) == pytest.approx(expected)
+    pod = trial_pod(spec, search_object(doc), start)
+    c = pod["spec"]["containers"][0]
+    assert c["args"] == [f"--lr={start.trainer_params['lr']}"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["HS_PARAM_lr"]["value"] == str(start.trainer_params["lr"])
+    trial = trial_resource(search_object(doc), start, None)
+    assert trial["spec"]["params"] == start.params
+
+
 def test_stage2_default_is_a_job_around_the_trial_template() -> None:
     doc = tiny_search("s")
     _, start = first_start(doc)

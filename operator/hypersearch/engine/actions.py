@@ -13,6 +13,9 @@ class StartTrial:
 
     ``env`` is the control protocol (HS_PARAM_*, HS_DATA_*, HS_SEED, HS_TRIAL, HS_STAGE); the
     executor adds what only it knows (metrics port, checkpoint directory).
+    ``params`` is the configuration (what results and events name); ``run_params`` the params
+    the trainer runs with where they differ (a stage-1 run transformed for its data rate,
+    ``spec.stage1.transfer``): ``{{params.NAME}}`` substitution uses :attr:`trainer_params`.
     """
 
     trial: int
@@ -21,6 +24,12 @@ class StartTrial:
     params: dict[str, ParamValue]
     data: DataRange
     env: dict[str, str] = field(default_factory=dict)
+    run_params: dict[str, ParamValue] | None = None
+
+    @property
+    def trainer_params(self) -> dict[str, ParamValue]:
+        """The params the trainer runs with (substituted into templates and commands)."""
+        return self.params if self.run_params is None else self.run_params
 
 
 @dataclass(frozen=True)

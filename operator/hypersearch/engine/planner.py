@@ -29,15 +29,27 @@ from hypersearch.engine.predictors import PredictionContext, predictor_from_spec
 from hypersearch.engine.relative import clip_outliers, fit_additive
 from hypersearch.engine.samplers import History, make_sampler
 from hypersearch.engine.stopping import Rung, Standing, stopping_rule_from_spec
+from hypersearch.engine.transfer import Transferred, transfer_from_spec
 from hypersearch.engine.trial import Trial, TrialState
 from hypersearch.spec.model import SearchSpec
 
 STATE_VERSION = 1
 
 
+def run_params(spec: SearchSpec, trial: Trial) -> Transferred:
+    """The params a trial's trainer runs with: a stage-1 run's configuration transformed for its
+    data rate by ``spec.stage1.transfer``; a stage-2 run (full data) the configuration as is.
+    Pure, so every executor (and a restarted one) derives the same params."""
+    if trial.stage != 1:
+        return Transferred(dict(trial.params))
+    policy = transfer_from_spec(spec.transfer)
+    return policy.apply(trial.params, spec.parameters, trial.data.rate)
+
+
 def trial_env(spec: SearchSpec, trial: Trial) -> dict[str, str]:
-    """The control-protocol environment of a trial (docs/design.md §3)."""
-    env = {f"HS_PARAM_{k}": str(v) for k, v in trial.params.items()}
+    """The control-protocol environment of a trial (docs/design.md §3); its HS_PARAM_* are
+    the params it runs with (:func:`run_params`)."""
+    env = {f"HS_PARAM_{k}": str(v) for k, v in run_params(spec, trial).params.items()}
     env.update(trial.data.env())
     env.update(
         {
@@ -48,6 +60,21 @@ def trial_env(spec: SearchSpec, trial: Trial) -> dict[str, str]:
         }
     )
     return env
+
+
+def start_action(spec: SearchSpec, trial: Trial) -> StartTrial:
+    """The StartTrial of ``trial`` (a new one, or an existing one whose children are rebuilt)."""
+    transferred = run_params(spec, trial)
+    changed = transferred.params != dict(trial.params)
+    return StartTrial(
+        trial.id,
+        trial.name,
+        trial.stage,
+        dict(trial.params),
+        trial.data,
+        trial_env(spec, trial),
+        run_params=transferred.params if changed else None,
+    )
 
 
 class Search:
@@ -175,7 +202,9 @@ class Search:
             return []
         trial.state = TrialState.COMPLETED
         self._predict_into(trial)
-        trial.reason = f"completed its stage-1 data at {self.spec.window_name} {trial.position:g}"
+        trial.reason = self._clipped(
+            trial, f"completed its stage-1 data at {self.spec.window_name} {trial.position:g}"
+        )
         return []
 
     def abort(self, reason: str) -> list[Action]:
@@ -271,14 +300,15 @@ class Search:
 
     def _start(self, trial: Trial) -> StartTrial:
         self.trials.append(trial)
-        return StartTrial(
-            trial.id,
-            trial.name,
-            trial.stage,
-            dict(trial.params),
-            trial.data,
-            trial_env(self.spec, trial),
-        )
+        note = run_params(self.spec, trial).note()
+        if note:  # the reason while it runs: what it runs with
+            trial.reason = note
+        return start_action(self.spec, trial)
+
+    def _clipped(self, trial: Trial, reason: str) -> str:
+        """``reason``, with the values the stage-1 transfer had to clip (if any) appended."""
+        clipped = run_params(self.spec, trial).clipped
+        return f"{reason}; transfer clipped {', '.join(clipped)}" if clipped else reason
 
     def _start_stage1(self) -> StartTrial:
         index = len(self.trials)
@@ -349,11 +379,11 @@ class Search:
             reason = self.rule.decide(data, standing, trial.id)
             if reason:
                 trial.state = TrialState.STOPPED
-                trial.reason = reason
+                trial.reason = self._clipped(trial, reason)
                 self._predict_into(trial, cutoff)
                 if self.rule.uses_predictions:  # the value the reason quotes
                     trial.decision_predicted = trial.predicted
-                return [StopTrial(trial.id, trial.name, reason)]
+                return [StopTrial(trial.id, trial.name, trial.reason)]
         return []
 
     def _memo(self, name: str, key: tuple[int, ...], compute: Callable[[], Any]) -> Any:
@@ -527,4 +557,4 @@ class Search:
         return [*actions, Finish(succeeded, reason, self.winner)]
 
 
-__all__ = ["Search", "trial_env"]
+__all__ = ["Search", "run_params", "start_action", "trial_env"]

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from kubernetes.client.exceptions import ApiException
 
 from hypersearch.engine import Search, StartTrial
-from hypersearch.engine.planner import trial_env
+from hypersearch.engine.planner import start_action
 from hypersearch.kube import metrics, names, trail
 from hypersearch.kube.api import Kube, owned_by
 from hypersearch.kube.children import ChildRefused, Children
@@ -279,7 +279,7 @@ class SearchBase:
         """The StartTrial of an existing trial (to rebuild its children)."""
         assert self.search is not None and self.spec is not None
         t = self.search.trials[trial_id]
-        return StartTrial(t.id, t.name, t.stage, dict(t.params), t.data, trial_env(self.spec, t))
+        return start_action(self.spec, t)
 
     # ----------------------------------------------------------------- persistence
 

@@ -97,14 +97,14 @@ def _decorate(template: Obj, spec: SearchSpec, search: Obj, start: StartTrial) -
         labels(search["metadata"]["name"], start.name, start.stage)
     )
     first = template["spec"]["containers"][0]
-    first["args"] = [substitute(str(a), start.params) for a in first.get("args") or []]
+    first["args"] = [substitute(str(a), start.trainer_params) for a in first.get("args") or []]
     ours = _executor_env(spec, search["metadata"]["namespace"], start)
     taken = {e["name"] for e in ours}
     user = [e for e in first.get("env") or [] if e.get("name") not in taken]
     # The template's own values may refer to params; ours win on a clash (the protocol).
     for e in user:
         if "value" in e:
-            e["value"] = substitute(str(e["value"]), start.params)
+            e["value"] = substitute(str(e["value"]), start.trainer_params)
     first["env"] = user + ours
 
 
@@ -172,7 +172,7 @@ def workload(spec: SearchSpec, search: Obj, start: StartTrial) -> Obj:
                 "template": template,
             },
         }
-    body = _substitute_all(copy.deepcopy(w.template or {}), start.params)
+    body = _substitute_all(copy.deepcopy(w.template or {}), start.trainer_params)
     found = [t for _, t in pod_templates(body, "spec")]
     if (w.api_version, w.kind) == ("batch/v1", "Job") and not found:
         # A Job template without containers runs the trial template's, keeping its own pod

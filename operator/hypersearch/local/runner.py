@@ -26,7 +26,7 @@ from hypersearch.engine import (
     TrialState,
 )
 from hypersearch.engine.actions import Action
-from hypersearch.engine.planner import trial_env
+from hypersearch.engine.planner import run_params, trial_env
 from hypersearch.local.command import build_command
 from hypersearch.local.devices import cpu_count, cuda_devices
 from hypersearch.local.launch import free_port, process_env
@@ -186,7 +186,7 @@ class LocalRunner:
     def _spawn(self, trial_id: int, protocol_env: dict[str, str]) -> None:
         trial = self.search.trials[trial_id]
         tdir = (self.dir / "trials" / trial.name).resolve()
-        command = build_command(self.spec, trial.params)
+        command = build_command(self.spec, run_params(self.spec, trial).params)
         port = free_port()
         device = self._pick_device()
         env = process_env(command, protocol_env, port, tdir, self.interval, device, self.threads)

@@ -81,6 +81,19 @@ class PredictorSpec:
 
 
 @dataclass(frozen=True)
+class TransferSpec:
+    """``spec.stage1.transfer``: how a stage-1 run's params are adapted to its data rate."""
+
+    name: str = "none"
+    batch_exponent: float = 1.0
+    lr_exponent: float = 0.0
+    weight_decay: str = "timescale"
+    lr_param: str = "lr"
+    batch_param: str = "batch_size"
+    weight_decay_param: str = "weight_decay"
+
+
+@dataclass(frozen=True)
 class SamplerSpec:
     name: str = "random"
     grid_points: int = 3
@@ -151,6 +164,7 @@ class SearchSpec:
     metrics: MetricsSpec
     trial_template: dict[str, Any] = field(default_factory=dict)
     deadlines: DeadlineSpec = field(default_factory=DeadlineSpec)
+    transfer: TransferSpec = field(default_factory=TransferSpec)
 
     @property
     def target_windows(self) -> range:
@@ -252,6 +266,22 @@ def from_document(document: dict[str, Any]) -> SearchSpec:
         ),
         trial_template=spec.get("trialTemplate") or {},
         deadlines=_deadlines(spec.get("deadlines") or {}),
+        transfer=_transfer(stage1.get("transfer") or {}),
+    )
+
+
+def _transfer(raw: dict[str, Any]) -> TransferSpec:
+    """The knobs are not defaulted by the schema (so a knob set for ``none`` is reported)."""
+    names = raw.get("parameters") or {}
+    default = TransferSpec()
+    return TransferSpec(
+        name=raw.get("name", default.name),
+        batch_exponent=float(raw.get("batchExponent", default.batch_exponent)),
+        lr_exponent=float(raw.get("lrExponent", default.lr_exponent)),
+        weight_decay=raw.get("weightDecay", default.weight_decay),
+        lr_param=names.get("learningRate", default.lr_param),
+        batch_param=names.get("batchSize", default.batch_param),
+        weight_decay_param=names.get("weightDecay", default.weight_decay_param),
     )
 
 

@@ -111,6 +111,44 @@ def _stopping_errors(spec: dict[str, Any], windows: int) -> list[SpecError]:
     return errors
 
 
+TRANSFER_KNOBS = ("batchExponent", "lrExponent", "weightDecay", "parameters")
+
+
+def _transfer_errors(spec: dict[str, Any]) -> list[SpecError]:
+    """``spec.stage1.transfer``: knobs only for a transform that reads them, finite exponents,
+    and named parameters that exist and hold numbers."""
+    errors: list[SpecError] = []
+    transfer = spec.get("stage1", {}).get("transfer") or {}
+    at = "spec.stage1.transfer"
+    name = transfer.get("name", "none")
+    if name == "none":
+        for knob in TRANSFER_KNOBS:
+            if knob in transfer:
+                errors.append(SpecError(f"{at}.{knob}", "only the rate-aware transfer uses it"))
+        return errors
+    for knob in ("batchExponent", "lrExponent"):
+        value = transfer.get(knob)
+        if value is not None and not math.isfinite(value):  # NaN passes the schema's bounds
+            errors.append(SpecError(f"{at}.{knob}", f"must be a finite number, got {value}"))
+    params = {p.get("name"): p for p in spec.get("parameters") or []}
+    for role, param in (transfer.get("parameters") or {}).items():
+        where = f"{at}.parameters.{role}"
+        if param not in params:
+            errors.append(SpecError(where, f"{param!r} is not a parameter of spec.parameters"))
+            continue
+        values = params[param].get("values") or []
+        if params[param].get("type") == "categorical" and not all(_is_number(v) for v in values):
+            errors.append(SpecError(where, f"{param!r} has values that are not numbers"))
+    return errors
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def _seed_errors(spec: dict[str, Any]) -> list[SpecError]:
     seed = spec.get("seed", 0)
     if isinstance(seed, int) and not SEED_MIN <= seed <= SEED_MAX:
@@ -213,6 +251,7 @@ def semantic_errors(document: dict[str, Any]) -> list[SpecError]:
     errors += _coverage_errors(spec, windows)
     errors += _seed_errors(spec)
     errors += _stopping_errors(spec, windows)
+    errors += _transfer_errors(spec)
     errors += _template_errors(spec)
     workload = spec["stage2"].get("workload") or {}
     is_job = (workload.get("apiVersion", "batch/v1"), workload.get("kind", "Job")) == (
