@@ -20,7 +20,8 @@
 #
 # Needs (Debian packages): buildah, runc, mmdebstrap (only when the base is not cached), podman
 # (only for the smoke run). Needs the shared venv's pip (scripts/setup.sh) for the wheels.
-# Not part of scripts/test.sh or CI; docs/testing.md ("Images and a real node") has timings.
+# Run by tests/install's session fixture (so by scripts/test.sh and CI); docs/testing.md
+# ("Install tests", "Images and a real node") has timings.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,7 +39,7 @@ for arg in "$@"; do
   case "$arg" in
     operator | trainer) names+=("$arg") ;;
     --archive) archive=1 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "usage: $0 [operator] [trainer] [--archive]" >&2; exit 2 ;;
   esac
 done

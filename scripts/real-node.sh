@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# A real Kubernetes node on this machine (feasibility recipe, not used by tests or CI): the
-# kubelet built from the same pinned k8s.io/kubernetes as the test control plane
-# (tests/k8s/go), Debian's containerd (overlayfs snapshotter) and runc, and a bridge CNI network
-# from Debian's containernetworking-plugins. Run as root.
+# A real Kubernetes node on this machine: the kubelet (and kubectl) built from the same pinned
+# k8s.io/kubernetes as the test control plane (tests/k8s/go), Debian's containerd (overlayfs
+# snapshotter) and runc, and a bridge CNI network from Debian's containernetworking-plugins.
+# Run as root. Used by tests/install (the install paths end to end, through its session fixture).
 #
 #   python -m tests.cluster up &            # prints its kubeconfig path
 #   scripts/real-node.sh up KUBECONFIG      # node "hs-node" registers and turns Ready
@@ -10,7 +10,10 @@
 #       --image-pull-policy=Never           # images: scripts/build-images.sh --archive, then
 #   scripts/real-node.sh load IMAGE.tar     #   import into the node's containerd
 #   scripts/real-node.sh down               # deletes the node's pods, stops kubelet+containerd
+#   scripts/real-node.sh bin                # builds (or reuses) kubelet, kubectl, pause; prints the dir
 #
+# One node per machine (it owns host-wide state: the kubepods cgroups, the hs-cni0 bridge):
+# `up` refuses while one runs; tests/install serialises sessions with flock on /tmp/hypersearch-real-node.lock.
 # State lives in HYPERSEARCH_NODE_DIR (default /tmp/hypersearch-node); the kubelet binary is
 # cached under ~/.cache/hypersearch/kubelet-<version>-<hash>/. docs/testing.md ("Images and a
 # real node") records what this sandbox allows and what each setting below works around.
@@ -39,11 +42,11 @@ build_kubelet() {
   key="$( { cat "$gomod/go.mod" "$gomod/go.sum"; declare -f build_kubelet pause_source; } \
     | sha256sum | cut -c1-12)"
   out="$CACHE/kubelet-$kver-$key"
-  if [ ! -x "$out/kubelet" ] || [ ! -x "$out/pause" ]; then
+  if [ ! -x "$out/kubelet" ] || [ ! -x "$out/kubectl" ] || [ ! -x "$out/pause" ]; then
     tmp="$(mktemp -d)"
     cp -r "$gomod/." "$tmp/"
     pause_source "$tmp"
-    sed -i 's#^\(\s*\)_ "k8s.io/kubernetes/cmd/kube-scheduler"#&\n\1_ "k8s.io/kubernetes/cmd/kubelet"#' \
+    sed -i 's#^\(\s*\)_ "k8s.io/kubernetes/cmd/kube-scheduler"#&\n\1_ "k8s.io/kubernetes/cmd/kubelet"\n\1_ "k8s.io/kubernetes/cmd/kubectl"#' \
       "$tmp/tools.go"
     minor="${kver#v1.}"; minor="${minor%%.*}"
     ld="-s -w -X k8s.io/component-base/version.gitVersion=$kver"
@@ -52,9 +55,10 @@ build_kubelet() {
     ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$kver"
     (cd "$tmp" && GOTOOLCHAIN=local GOFLAGS=-mod=mod "$GO" mod tidy \
       && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-trimpath -buildvcs=false -mod=readonly" \
-        "$GO" build -ldflags="$ld" -o "$tmp/bin/" k8s.io/kubernetes/cmd/kubelet ./pause) >&2
+        "$GO" build -ldflags="$ld" -o "$tmp/bin/" k8s.io/kubernetes/cmd/kubelet \
+        k8s.io/kubernetes/cmd/kubectl ./pause) >&2
     mkdir -p "$out"
-    mv "$tmp/bin/kubelet" "$tmp/bin/pause" "$out/"
+    mv "$tmp/bin/kubelet" "$tmp/bin/kubectl" "$tmp/bin/pause" "$out/"
     rm -rf "$tmp"
   fi
   echo "$out"
@@ -94,12 +98,18 @@ EOF
 up() {
   local kubeconfig="$1" bin node_ip ca
   [ -r "$kubeconfig" ] || { echo "real-node.sh: no kubeconfig $kubeconfig" >&2; exit 2; }
-  for tool in containerd runc ctr buildah kubectl; do
+  if kill -0 "$(cat "$DIR/kubelet.pid" 2>/dev/null)" 2>/dev/null \
+      || kill -0 "$(cat "$DIR/containerd.pid" 2>/dev/null)" 2>/dev/null; then
+    echo "real-node.sh: a node already runs from $DIR (real-node.sh down first)" >&2
+    exit 1
+  fi
+  for tool in containerd runc ctr buildah ip; do
     command -v "$tool" >/dev/null || { echo "real-node.sh: $tool not found" >&2; exit 1; }
   done
   [ -x /usr/lib/cni/bridge ] || { echo "real-node.sh: install containernetworking-plugins" >&2; exit 1; }
   bin="$(build_kubelet)"
   mkdir -p "$DIR"/{containerd,cni-conf,cni-ipam,kubelet}
+  ln -sfn "$bin/kubectl" "$DIR/kubectl"  # the pinned kubectl, for `down` too
   # The API server's address in the kubeconfig is loopback, the node IP must not be.
   node_ip="$(ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | head -1)"
   ca="$(awk '/certificate-authority:/ {print $2; exit}' "$kubeconfig")"
@@ -162,7 +172,7 @@ EOF
   setsid containerd --config "$DIR/containerd/config.toml" >"$DIR/containerd.log" 2>&1 &
   echo $! > "$DIR/containerd.pid"
   for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.2; done
-  if ! "${CTR[@]}" images ls -q | grep -qx "$PAUSE"; then
+  if ! "${CTR[@]}" images ls -q | grep -xF "$PAUSE" >/dev/null; then
     printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' > "$DIR/Containerfile"
     cp "$bin/pause" "$DIR/pause"
     local store=(--root "$DIR/pause-store" --runroot "$DIR/pause-run" --storage-driver vfs)
@@ -192,6 +202,9 @@ EOF
   echo "real-node.sh: node $NODE not Ready after 120 s; see $DIR/kubelet.log" >&2
   return 1
 }
+
+# The kubectl built with the kubelet (the pinned version), linked by `up`.
+kubectl() { "$DIR/kubectl" "$@"; }
 
 stop_pid() {  # FILE: SIGTERM the process group, then SIGKILL after 10 s
   local pid
@@ -242,15 +255,30 @@ down() {
 }
 
 load() {  # unpacked for the snapshotter the running containerd was configured with
-  local snap
+  # An archive of build-images.sh (NAME-KEY.tar, holding localhost/hypersearch/NAME:dev) is
+  # also tagged localhost/hypersearch/NAME:KEY, and skipped when that tag is already here
+  # (containerd's store in $DIR outlives `down`, so a warm machine imports nothing).
+  local snap base name key ref
   snap="$(awk -F'"' '/^ *snapshotter = / {print $2; exit}' "$DIR/containerd/config.toml")"
+  base="$(basename "$1" .tar)"
+  name="${base%-*}" key="${base##*-}"
+  ref="localhost/hypersearch/$name:$key"
+  # (grep without -q: with pipefail, -q's early exit can fail ctr with SIGPIPE, i.e. "absent")
+  if [ "$name" != "$base" ] && "${CTR[@]}" images ls -q | grep -xF "$ref" >/dev/null; then
+    echo "real-node.sh: $ref already loaded" >&2
+    return 0
+  fi
   "${CTR[@]}" images import --snapshotter "${snap:-$SNAPSHOTTER}" "$1"
+  if [ "$name" != "$base" ]; then
+    "${CTR[@]}" images tag --force "localhost/hypersearch/$name:dev" "$ref" >/dev/null
+    echo "real-node.sh: loaded $ref" >&2
+  fi
 }
 
 case "${1:-}" in
   up) up "${2:?usage: $0 up KUBECONFIG}" ;;
   down) down ;;
   load) load "${2:?usage: $0 load IMAGE.tar}" ;;
-  kubelet) build_kubelet ;;
+  kubelet | bin) build_kubelet ;;
   *) sed -n '2,18p' "$0"; exit 2 ;;
 esac
