@@ -23,10 +23,11 @@ def install_timings() -> Timings:
     return _TIMINGS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def real_node(install_timings: Timings) -> Iterator[RealNode]:
-    """The real node, Ready, with the operator and trainer images loaded; stopped (and the
-    machine's node lock released) at the end of the session."""
+    """The real node, Ready, with the operator and trainer images loaded; stopped, with its
+    control plane, and the machine's node lock released after the module (not at the end of
+    the session: the rest of the suite should not carry them)."""
     images = build_images(install_timings)
     with node_lock(timeout=1800):
         with install_timings.measure("control plane start"):
