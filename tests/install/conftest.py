@@ -7,6 +7,7 @@ every pod runs on the kubelet.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -29,7 +30,11 @@ def real_node(install_timings: Timings) -> Iterator[RealNode]:
     control plane, and the machine's node lock released after the module (not at the end of
     the session: the rest of the suite should not carry them)."""
     images = build_images(install_timings)
+    began = time.monotonic()
     with node_lock(timeout=1800):
+        install_timings.parts["waiting for the machine's node lock"] = round(
+            time.monotonic() - began, 1
+        )
         with install_timings.measure("control plane start"):
             cluster = Cluster(nodes=["hs-agent-cordoned:cpu=1,memory=1Gi,pods=1"]).start()
         node = RealNode(cluster, images, install_timings)
