@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from hypersearch.engine.registry import lookup
 from hypersearch.spec.model import Parameter, ParamValue, TransferSpec
 
 
@@ -142,11 +143,7 @@ TRANSFERS: dict[str, type[Transfer]] = {t.name: t for t in (NoTransfer, RateAwar
 
 def transfer_by_name(name: str, **settings: Any) -> Transfer:
     """The transfer policy ``name`` names, built from its own ``settings``."""
-    try:
-        cls = TRANSFERS[name]
-    except KeyError:
-        known = ", ".join(TRANSFERS)
-        raise ValueError(f"unknown transfer {name!r}; known: {known}") from None
+    cls = lookup(TRANSFERS, name, "transfer")
     return cls(**settings)
 
 

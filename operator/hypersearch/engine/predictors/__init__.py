@@ -4,6 +4,7 @@ from hypersearch.engine.predictors.base import PredictionContext, Predictor
 from hypersearch.engine.predictors.constant import ConstantPredictor
 from hypersearch.engine.predictors.stratified import StratifiedPredictor
 from hypersearch.engine.predictors.trajectory import TrajectoryPredictor
+from hypersearch.engine.registry import lookup
 from hypersearch.spec.model import SearchSpec
 
 PREDICTORS: dict[str, type[Predictor]] = {
@@ -13,11 +14,7 @@ PREDICTORS: dict[str, type[Predictor]] = {
 
 def predictor_from_spec(spec: SearchSpec) -> Predictor:
     """The predictor ``spec.predictor.name`` names, built from the spec's settings (the one place)."""
-    try:
-        cls = PREDICTORS[spec.predictor.name]
-    except KeyError:
-        known = ", ".join(PREDICTORS)
-        raise ValueError(f"unknown predictor {spec.predictor.name!r}; known: {known}") from None
+    cls = lookup(PREDICTORS, spec.predictor.name, "predictor")
     return cls(recent_windows=spec.predictor.recent_windows)
 
 

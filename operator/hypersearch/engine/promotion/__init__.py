@@ -11,6 +11,7 @@ from hypersearch.engine.promotion.extrapolate import (
 )
 from hypersearch.engine.promotion.family import FamilyPromotion, family_first
 from hypersearch.engine.promotion.rank import RankPromotion
+from hypersearch.engine.registry import lookup
 
 PROMOTIONS: dict[str, type[Promotion]] = {
     p.name: p for p in (RankPromotion, FamilyPromotion, ExtrapolationPromotion)
@@ -19,11 +20,7 @@ PROMOTIONS: dict[str, type[Promotion]] = {
 
 def promotion_by_name(name: str, **settings: Any) -> Promotion:
     """The policy ``name`` names, built from its own ``settings``."""
-    try:
-        cls = PROMOTIONS[name]
-    except KeyError:
-        known = ", ".join(PROMOTIONS)
-        raise ValueError(f"unknown promotion policy {name!r}; known: {known}") from None
+    cls = lookup(PROMOTIONS, name, "promotion policy")
     return cls(**settings)
 
 

@@ -1,5 +1,6 @@
 """Samplers of configurations, chosen by name (``spec.sampler.name``)."""
 
+from hypersearch.engine.registry import lookup
 from hypersearch.engine.samplers.base import History, Params, Sampler
 from hypersearch.engine.samplers.grid import GridSampler
 from hypersearch.engine.samplers.random import RandomSampler
@@ -14,11 +15,7 @@ SAMPLERS: dict[str, type[Sampler]] = {
 
 def make_sampler(spec: SearchSpec) -> Sampler:
     """The sampler named by the spec, seeded with the search's seed."""
-    try:
-        cls = SAMPLERS[spec.sampler.name]
-    except KeyError:
-        known = ", ".join(SAMPLERS)
-        raise ValueError(f"unknown sampler {spec.sampler.name!r}; known: {known}") from None
+    cls = lookup(SAMPLERS, spec.sampler.name, "sampler")
     return cls(spec.parameters, spec.seed, spec.sampler)
 
 
