@@ -31,7 +31,7 @@ from hypersearch.engine.samplers import History, make_sampler
 from hypersearch.engine.stopping import Rung, Standing, stopping_rule_from_spec
 from hypersearch.engine.transfer import Transferred, transfer_from_spec
 from hypersearch.engine.trial import Trial, TrialState
-from hypersearch.spec.model import SearchSpec
+from hypersearch.spec.model import ParamValue, SearchSpec
 
 STATE_VERSION = 1
 
@@ -46,10 +46,14 @@ def run_params(spec: SearchSpec, trial: Trial) -> Transferred:
     return policy.apply(trial.params, spec.parameters, trial.data.rate)
 
 
-def trial_env(spec: SearchSpec, trial: Trial) -> dict[str, str]:
+def trial_env(
+    spec: SearchSpec, trial: Trial, params: dict[str, ParamValue] | None = None
+) -> dict[str, str]:
     """The control-protocol environment of a trial (docs/design.md §3); its HS_PARAM_* are
-    the params it runs with (:func:`run_params`)."""
-    env = {f"HS_PARAM_{k}": str(v) for k, v in run_params(spec, trial).params.items()}
+    the params it runs with (``params``, else :func:`run_params`)."""
+    if params is None:
+        params = run_params(spec, trial).params
+    env = {f"HS_PARAM_{k}": str(v) for k, v in params.items()}
     env.update(trial.data.env())
     env.update(
         {
@@ -72,7 +76,7 @@ def start_action(spec: SearchSpec, trial: Trial) -> StartTrial:
         trial.stage,
         dict(trial.params),
         trial.data,
-        trial_env(spec, trial),
+        trial_env(spec, trial, transferred.params),
         run_params=transferred.params if changed else None,
     )
 
