@@ -32,14 +32,30 @@ def test_workflow_builds_both_images_multi_arch() -> None:
     builds = {
         s["id"]: s["with"] for s in steps() if "docker/build-push-action" in s.get("uses", "")
     }
-    assert set(builds) == set(DOCKERFILES)
-    for image, build in builds.items():
+    assert set(builds) == set(DOCKERFILES) | {"trainer-cpu"}
+    for step, build in builds.items():
+        image, _, variant = step.partition("-")
         assert REPO / build["file"] == DOCKERFILES[image]
         assert build["context"] == "."  # both Dockerfiles copy constraints.txt from the root
         assert {"linux/amd64", "linux/arm64"} <= set(build["platforms"].split(","))
+        suffix = f"-{variant}" if variant else ""
         assert build["push"] is True and build["tags"].endswith(
-            f"/{image}:${{{{ steps.v.outputs.version }}}}"
+            f"/{image}:${{{{ steps.v.outputs.version }}}}{suffix}"
         )
+
+
+def test_workflow_builds_a_cpu_trainer_and_checks_it_has_no_cuda() -> None:
+    """The CPU trainer is the trainer's Dockerfile with torch's CPU wheel index, taken from a
+    repository variable (never a default: an unset variable would silently push CUDA torch)."""
+    by_name = {s.get("id") or s.get("name"): s for s in steps()}
+    cpu = by_name["trainer-cpu"]["with"]
+    assert cpu["build-args"] == "TORCH_INDEX_URL=${{ vars.TORCH_CPU_INDEX_URL }}"
+    assert "build-args" not in by_name["trainer"]["with"]
+    (check,) = [s for s in steps() if "torch.version.cuda is None" in s.get("run", "")]
+    assert check["env"]["TORCH_CPU_INDEX_URL"] == "${{ vars.TORCH_CPU_INDEX_URL }}"
+    assert '[ -n "$TORCH_CPU_INDEX_URL" ]' in check["run"]
+    names = [s.get("id") or s.get("name") for s in steps()]
+    assert names.index(check["name"]) < names.index("trainer-cpu")
 
 
 def test_workflow_pins_the_chart_to_the_pushed_operator_digest() -> None:
