@@ -166,6 +166,27 @@ class Trajectory:
             return end
         return end - self.exit_cpu - float(cum[min(start, self.windows) - 1])
 
+    def until(self, stop: int) -> Trajectory:
+        """This run as if it had ended after window ``stop - 1``: a streaming run's windows up to
+        there do not depend on later data (each window is scored, then trained on), so a search
+        that ended at that horizon is replayed from the longer run. It pays its counter at that
+        window plus its exit CPU, as a stopped run does."""
+        if stop >= self.windows:
+            return self
+        sl = slice(0, stop)
+        return replace(
+            self,
+            logloss=self.logloss[sl],
+            auc=self.auc[sl],
+            eval_examples=self.eval_examples[sl],
+            trained=self.trained[sl],
+            strata={s: (v[sl], n[sl]) for s, (v, n) in self.strata.items()},
+            cpu=None if self.cpu is None else self.cpu[sl],
+            cpu_total=self.cpu_until(stop),
+            eval_cpu=None if self.eval_cpu is None else self.eval_cpu[sl],
+            eval_sample={r: (v[sl], n[sl]) for r, (v, n) in self.eval_sample.items()},
+        )
+
     def at_eval(self, rate: float) -> Trajectory:
         """This run as if each window had been scored on its nested sample at ``rate`` only.
 

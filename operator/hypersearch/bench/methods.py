@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 
-from hypersearch.bench.groundtruth import FULL_RATE, Trajectory
+from hypersearch.bench.groundtruth import FULL_RATE, SPACE, Trajectory
+from hypersearch.engine.history import Search, encode, history_by_name
 from hypersearch.engine.promotion import Candidates, promotion_by_name
 from hypersearch.engine.trial import TrialState
 from hypersearch.replay import Curve, replay
@@ -93,6 +94,8 @@ class Runs:
     # Each configuration's model family (its ``model`` parameter), for family-aware policies;
     # a configuration not named here is of family "".
     families: dict[int, str] = field(default_factory=dict)
+    # Each configuration's parameters (for policies that learn from them); may be empty.
+    params: dict[int, dict[str, ParamValue]] = field(default_factory=dict)
 
     def at_eval(self, rate: float) -> Runs:
         """Every run replayed as if it had scored only the nested evaluation sample at ``rate``:
@@ -105,6 +108,20 @@ class Runs:
             self.eval_windows,
             rate,
             self.families,
+            self.params,
+        )
+
+    def until(self, horizon: int) -> Runs:
+        """Every run as if the stream had ended at window ``horizon`` (a search that ended
+        then): windows before it only (:meth:`Trajectory.until`)."""
+        if horizon >= self.windows:
+            return self
+        return Runs(
+            {key: t.until(horizon) for key, t in self.runs.items()},
+            self.eval_windows,
+            self.eval_rate,
+            self.families,
+            self.params,
         )
 
     @property
@@ -464,5 +481,81 @@ def extrapolation(
         scores = {c: float(ranking.scores[i]) for i, c in enumerate(subset)}
         scores = {c: v for c, v in scores.items() if math.isfinite(v)}
         return Outcome([subset[int(i)] for i in ranking.promote], cost, scores)
+
+    return run
+
+
+def _finite_target(runs: Runs, c: int, rate: float) -> float:
+    """A run's target, NaN if it diverged (a history policy ranks it last)."""
+    run = runs.runs[(c, rate)]
+    value = run.target(runs.eval_windows)
+    return value if math.isfinite(value) and not run.diverged() else float("nan")
+
+
+def earlier_searches(
+    runs: Runs,
+    subset: Sequence[int],
+    rate: float,
+    every: int = 7,
+    known: str = "stage2",
+    k: int = 3,
+    min_horizon: int | None = None,
+) -> list[Search]:
+    """Issue 16, lead 3, leave-future-out: the searches of ``subset`` that ended ``every``,
+    ``2 * every``, ... windows before this one (not before ``min_horizon``, by default two
+    evaluation spans), replayed from the cached runs cut at their horizon. Each saw its
+    configurations' ``rate`` runs up to its horizon; the full-data target it knows is that of
+    the ``k`` it trained in full (``known="stage2"``: the top k of its stage-1 ranking, as a
+    two-step search promotes) or of all (``known="all"``: earlier full searches, a bound)."""
+    if known not in ("stage2", "all"):
+        raise ValueError(f"known must be 'stage2' or 'all', not {known!r}")
+    low = 2 * runs.eval_windows if min_horizon is None else min_horizon
+    features = np.array([encode(runs.params[c], SPACE) for c in subset])
+    out = []
+    horizon = runs.windows - every
+    while horizon >= low:
+        past = runs.until(horizon)
+        stage1 = np.array([_finite_target(past, c, rate) for c in subset])
+        full = np.array([_finite_target(past, c, FULL_RATE) for c in subset])
+        if known == "stage2":
+            ranked = np.lexsort(
+                (np.arange(len(subset)), np.where(np.isfinite(stage1), stage1, np.inf))
+            )
+            trained = np.zeros(len(subset), dtype=bool)
+            trained[ranked[:k]] = True
+            full = np.where(trained, full, np.nan)
+        out.append(Search(features, stage1, full, np.array(subset), horizon))
+        horizon -= every
+    return out[::-1]
+
+
+def history(
+    rate: float,
+    policy: str = "residual",
+    every: int = 7,
+    known: str = "stage2",
+    k: int = 3,
+    weights: list[float] | None = None,
+) -> Method:
+    """Issue 16, lead 3: two-step at ``rate`` (every configuration on a ``rate`` sample), ranked
+    by the engine's history policy ``policy`` fitted on the earlier searches of the same
+    configurations (:func:`earlier_searches`: only searches that ended before this one). The
+    earlier searches' compute is not charged: they ran anyway. ``weights``: if given, each
+    search's applied correction weight is appended (0: the guard kept the plain ranking)."""
+    ranker = history_by_name(policy)
+
+    def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+        subset = list(subset)
+        past = earlier_searches(runs, subset, rate, every, known, k)
+        features = np.array([encode(runs.params[c], SPACE) for c in subset])
+        stage1 = np.array([_finite_target(runs, c, rate) for c in subset])
+        ranking = ranker.rank(past, features, stage1)
+        if weights is not None:
+            weights.append(ranking.weight)
+        cost = Spend.total(runs.spend(c, rate) for c in subset)
+        scores = {c: float(ranking.scores[i]) for i, c in enumerate(subset)}
+        scores = {c: v for c, v in scores.items() if math.isfinite(v)}
+        diverged = {c for i, c in enumerate(subset) if not math.isfinite(stage1[i])}
+        return Outcome([subset[int(i)] for i in ranking.order], cost, scores, diverged=diverged)
 
     return run

@@ -78,6 +78,12 @@ def method_table(rates: Sequence[float], windows: int) -> dict[str, m.Method]:
     # Issue 16, leads 4 and 2 (engine promotion policies ``family`` and ``extrapolate``).
     for r in rates:
         table[f"family-best s={r:g}"] = m.family_best(r)
+    # Issue 16, lead 3 (engine history policy ``residual``): earlier searches of the same
+    # configurations, leave-future-out, teach a correction of two-step's ranking.
+    if windows >= 3 * m.COMPARE_WINDOWS:
+        for r in rates:
+            table[f"history s={r:g}"] = m.history(r)
+            table[f"history s={r:g}, earlier full searches"] = m.history(r, known="all")
     if len(rates) >= 2:
         table[f"extrapolation {'/'.join(f'{r:g}' for r in rates)}"] = m.extrapolation(rates)
     table["performance (full data) + constant"] = m.engine(rule="performance")
@@ -119,7 +125,15 @@ def main_method_names(rates: Sequence[float], windows: int) -> list[str]:
 
 
 ORACLE = "oracle: true top 3, stage 1 free (bound)"
-OURS = ("prefix", "subsample", "performance", "rate-halving", "family-best", "extrapolation")
+OURS = (
+    "prefix",
+    "subsample",
+    "performance",
+    "rate-halving",
+    "family-best",
+    "extrapolation",
+    "history",
+)
 PEERS = ("two-step", "asha", "median", "hyperband", "optuna", "random-k")
 
 
@@ -648,7 +662,8 @@ def load_runs(gt: GroundTruth) -> m.Runs:
     windows = max(len(d["windows"]) for d in docs)
     runs = {(i, r): gt.load(i, r, windows) for i in range(len(gt.configs)) for r in gt.rates}
     families = {i: str(c.get("model", "")) for i, c in enumerate(gt.configs)}
-    return m.Runs(runs, gt.eval_windows, families=families)
+    params = {i: dict(c) for i, c in enumerate(gt.configs)}
+    return m.Runs(runs, gt.eval_windows, families=families, params=params)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,169 @@
+"""A residual model learned from earlier searches, with a ranking-aware weighting and a guard.
+
+full-data target ≈ stage-1 target + g(stage-1 target, hyperparameters), g linear (ridge), fitted
+on the earlier searches' rows whose full-data target is known. Two things make it a ranking model
+rather than a regression:
+
+- **Each search is centred on its own means.** A drifting stream moves every configuration's
+  loss from one horizon to the next, so only differences within a search teach anything; the
+  intercept of every search is left out (and is irrelevant to a ranking).
+- **Ranking-aware weighting** (as RGPE, arXiv 1802.02219, weighs surrogates by ranking loss):
+  rows near the top of their search's full-data ranking weigh most, ``exp(-rank / (top · n))``,
+  since only the top k goes to stage 2.
+
+The guard: every earlier row is predicted by a fit that has not seen its configuration
+(leave-one-configuration-out), and the pairwise ranking loss (misordered pairs, each weighted by
+the heavier of its two rows) of the corrected ranking is compared with the plain stage-1 ranking
+on the same earlier searches. Bootstrapping the configurations gives the share ``p`` of resamples
+in which the correction misorders less; the correction is applied with weight ``2p - 1`` (none at
+``p <= 1/2``: history disagrees, the plain ranking is kept), and not at all with too few rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from hypersearch.engine.history.base import HistoryPolicy, HistoryRanking, Search, finish
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The earlier searches' usable rows, stacked."""
+
+    x: np.ndarray  # [n, 1 + d]: centred stage-1 target, centred features
+    residual: np.ndarray  # centred full - stage1
+    weight: np.ndarray
+    search: np.ndarray  # which search each row came from
+    group: np.ndarray  # which configuration
+    stage1: np.ndarray
+    full: np.ndarray
+
+
+class ResidualPolicy(HistoryPolicy):
+    """``ridge``: the penalty on the standardized coefficients, per unit of total weight;
+    ``top``: the ranking-aware weighting's scale (share of a search's rows); ``bootstrap``: the
+    guard's resamples; ``min_rows``: fewer known earlier rows than this and history is not used;
+    ``seed``: the guard's resampling (deterministic)."""
+
+    name = "residual"
+
+    def __init__(
+        self,
+        ridge: float = 0.3,
+        top: float = 0.25,
+        bootstrap: int = 200,
+        min_rows: int = 6,
+        seed: int = 0,
+    ) -> None:
+        if ridge <= 0 or top <= 0 or bootstrap < 1 or min_rows < 2:
+            raise ValueError("ridge and top must be > 0, bootstrap >= 1, min_rows >= 2")
+        self.ridge = ridge
+        self.top = top
+        self.bootstrap = bootstrap
+        self.min_rows = min_rows
+        self.seed = seed
+
+    def rank(
+        self, history: Sequence[Search], features: np.ndarray, stage1: np.ndarray
+    ) -> HistoryRanking:
+        stage1 = np.asarray(stage1, dtype=float)
+        rows = self._rows(history)
+        if rows is None or rows.x.shape[0] < self.min_rows:
+            n = 0 if rows is None else rows.x.shape[0]
+            return finish(stage1, 0.0, f"too little history ({n} rows with a full-data target)")
+        p = self._guard(rows)
+        weight = max(0.0, 2.0 * p - 1.0)
+        if weight <= 0.0:
+            return finish(
+                stage1, 0.0, f"history disagrees (correction better in {p:.0%} of resamples)"
+            )
+        beta, scale = self._fit(rows.x, rows.residual, rows.weight)
+        ok = np.isfinite(stage1)
+        x = self._design(stage1, np.asarray(features, dtype=float), ok)
+        correction = np.zeros_like(stage1)
+        correction[ok] = (x[ok] / scale) @ beta
+        return finish(
+            stage1 + weight * correction,
+            weight,
+            f"correction applied with weight {weight:.2f} (better in {p:.0%} of resamples)",
+        )
+
+    # -- fitting ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _design(stage1: np.ndarray, features: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Stage-1 target and features, centred on the mean of ``rows`` (one search)."""
+        x = np.column_stack([stage1, features.reshape(len(stage1), -1)])
+        centre = x[rows].mean(axis=0) if rows.any() else np.zeros(x.shape[1])
+        out: np.ndarray = x - centre
+        return out
+
+    def _rows(self, history: Sequence[Search]) -> _Rows | None:
+        parts = []
+        for s_index, s in enumerate(history):
+            known = s.known()
+            if known.sum() < 2:
+                continue  # one row cannot say anything about an order
+            x = self._design(s.stage1, np.asarray(s.features, dtype=float), known)[known]
+            residual = (s.full - s.stage1)[known]
+            residual = residual - residual.mean()
+            ranks = np.argsort(np.argsort(s.full[known], kind="stable"), kind="stable")
+            weight = np.exp(-ranks / (self.top * known.sum()))
+            weight = weight / weight.mean()
+            parts.append(
+                (
+                    x,
+                    residual,
+                    weight,
+                    np.full(known.sum(), s_index),
+                    s.group_ids()[known],
+                    s.stage1[known],
+                    s.full[known],
+                )
+            )
+        if not parts:
+            return None
+        cols = list(zip(*parts, strict=True))
+        return _Rows(*(np.concatenate(c) for c in cols))
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted ridge on standardized columns; returns the coefficients and the scales."""
+        mean = np.average(x, axis=0, weights=w)
+        scale = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w))
+        scale = np.where(scale > 1e-12, scale, np.inf)  # a constant column gets no coefficient
+        z = x / scale
+        a = z.T @ (w[:, None] * z) + self.ridge * w.sum() * np.eye(z.shape[1])
+        beta = np.linalg.solve(a, z.T @ (w * y))
+        return beta, scale
+
+    def _guard(self, rows: _Rows) -> float:
+        """Share of bootstrap resamples (of configurations) in which the leave-one-configuration-
+        out correction misorders less (pairwise, ranking-weighted) than the plain ranking."""
+        loo = np.zeros_like(rows.residual)
+        groups = np.unique(rows.group)
+        if groups.size < 2:
+            return 0.0
+        for g in groups:
+            held = rows.group == g
+            beta, scale = self._fit(rows.x[~held], rows.residual[~held], rows.weight[~held])
+            loo[held] = (rows.x[held] / scale) @ beta
+        plain = np.zeros(groups.size)
+        corrected = np.zeros(groups.size)
+        index = {g: k for k, g in enumerate(groups)}
+        for s in np.unique(rows.search):
+            r = np.flatnonzero(rows.search == s)
+            truth = rows.full[r]
+            pair_w = np.maximum.outer(rows.weight[r], rows.weight[r])
+            better = truth[:, None] < truth[None, :]
+            for score, out in ((rows.stage1[r], plain), (rows.stage1[r] + loo[r], corrected)):
+                wrong = better & (score[:, None] >= score[None, :])
+                loss = (pair_w * wrong).sum(axis=1) + (pair_w * wrong).sum(axis=0)
+                for k, row in enumerate(r):
+                    out[index[rows.group[row]]] += loss[k] / 2.0
+        rng = np.random.default_rng(self.seed)
+        draws = rng.integers(0, groups.size, size=(self.bootstrap, groups.size))
+        diff = (plain - corrected)[draws].sum(axis=1)
+        return float(np.mean(diff > 0))
