@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import optuna
@@ -485,6 +486,14 @@ def extrapolation(
     return run
 
 
+def _features(runs: Runs, subset: Sequence[int]) -> np.ndarray:
+    """The configurations' encoded hyperparameters; none (zero columns) if the runs do not
+    name them: the policy then learns from the stage-1 target alone."""
+    if not all(c in runs.params for c in subset):
+        return np.zeros((len(subset), 0))
+    return np.array([encode(runs.params[c], SPACE) for c in subset])
+
+
 def _finite_target(runs: Runs, c: int, rate: float) -> float:
     """A run's target, NaN if it diverged (a history policy ranks it last)."""
     run = runs.runs[(c, rate)]
@@ -510,7 +519,7 @@ def earlier_searches(
     if known not in ("stage2", "all"):
         raise ValueError(f"known must be 'stage2' or 'all', not {known!r}")
     low = 2 * runs.eval_windows if min_horizon is None else min_horizon
-    features = np.array([encode(runs.params[c], SPACE) for c in subset])
+    features = _features(runs, subset)
     out = []
     horizon = runs.windows - every
     while horizon >= low:
@@ -536,18 +545,20 @@ def history(
     known: str = "stage2",
     k: int = 3,
     weights: list[float] | None = None,
+    **settings: Any,
 ) -> Method:
     """Issue 16, lead 3: two-step at ``rate`` (every configuration on a ``rate`` sample), ranked
     by the engine's history policy ``policy`` fitted on the earlier searches of the same
     configurations (:func:`earlier_searches`: only searches that ended before this one). The
     earlier searches' compute is not charged: they ran anyway. ``weights``: if given, each
-    search's applied correction weight is appended (0: the guard kept the plain ranking)."""
-    ranker = history_by_name(policy)
+    search's applied correction weight is appended (0: the guard kept the plain ranking).
+    ``settings``: the policy's own."""
+    ranker = history_by_name(policy, **settings)
 
     def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
         subset = list(subset)
         past = earlier_searches(runs, subset, rate, every, known, k)
-        features = np.array([encode(runs.params[c], SPACE) for c in subset])
+        features = _features(runs, subset)
         stage1 = np.array([_finite_target(runs, c, rate) for c in subset])
         ranking = ranker.rank(past, features, stage1)
         if weights is not None:

@@ -46,7 +46,8 @@ class ResidualPolicy(HistoryPolicy):
     """``ridge``: the penalty on the standardized coefficients, per unit of total weight;
     ``top``: the ranking-aware weighting's scale (share of a search's rows); ``bootstrap``: the
     guard's resamples; ``min_rows``: fewer known earlier rows than this and history is not used;
-    ``seed``: the guard's resampling (deterministic)."""
+    ``seed``: the guard's resampling (deterministic); ``guard=False`` always applies the
+    correction in full (for measuring what the guard does)."""
 
     name = "residual"
 
@@ -57,7 +58,10 @@ class ResidualPolicy(HistoryPolicy):
         bootstrap: int = 200,
         min_rows: int = 6,
         seed: int = 0,
+        guard: str = "forward",
     ) -> None:
+        if guard not in ("forward", "configurations", "off"):
+            raise ValueError(f"guard must be forward, configurations or off, not {guard!r}")
         if ridge <= 0 or top <= 0 or bootstrap < 1 or min_rows < 2:
             raise ValueError("ridge and top must be > 0, bootstrap >= 1, min_rows >= 2")
         self.ridge = ridge
@@ -65,16 +69,17 @@ class ResidualPolicy(HistoryPolicy):
         self.bootstrap = bootstrap
         self.min_rows = min_rows
         self.seed = seed
+        self.guard = guard
 
     def rank(
         self, history: Sequence[Search], features: np.ndarray, stage1: np.ndarray
     ) -> HistoryRanking:
         stage1 = np.asarray(stage1, dtype=float)
-        rows = self._rows(history)
+        rows = self._rows(sorted(history, key=lambda s: s.horizon))
         if rows is None or rows.x.shape[0] < self.min_rows:
             n = 0 if rows is None else rows.x.shape[0]
             return finish(stage1, 0.0, f"too little history ({n} rows with a full-data target)")
-        p = self._guard(rows)
+        p = 1.0 if self.guard == "off" else self._guard(rows)
         weight = max(0.0, 2.0 * p - 1.0)
         if weight <= 0.0:
             return finish(
@@ -140,21 +145,19 @@ class ResidualPolicy(HistoryPolicy):
         return beta, scale
 
     def _guard(self, rows: _Rows) -> float:
-        """Share of bootstrap resamples (of configurations) in which the leave-one-configuration-
-        out correction misorders less (pairwise, ranking-weighted) than the plain ranking."""
-        loo = np.zeros_like(rows.residual)
+        """Share of bootstrap resamples (of configurations) in which the held-out correction
+        (:meth:`_held_out`) misorders less (pairwise, ranking-weighted) than the plain ranking;
+        0 when nothing can be checked."""
         groups = np.unique(rows.group)
-        if groups.size < 2:
+        held_out = self._held_out(rows)
+        if groups.size < 2 or held_out is None:
             return 0.0
-        for g in groups:
-            held = rows.group == g
-            beta, scale = self._fit(rows.x[~held], rows.residual[~held], rows.weight[~held])
-            loo[held] = (rows.x[held] / scale) @ beta
+        checked, loo = held_out
         plain = np.zeros(groups.size)
         corrected = np.zeros(groups.size)
         index = {g: k for k, g in enumerate(groups)}
-        for s in np.unique(rows.search):
-            r = np.flatnonzero(rows.search == s)
+        for s in np.unique(rows.search[checked]):
+            r = np.flatnonzero((rows.search == s) & checked)
             truth = rows.full[r]
             pair_w = np.maximum.outer(rows.weight[r], rows.weight[r])
             better = truth[:, None] < truth[None, :]
@@ -167,3 +170,26 @@ class ResidualPolicy(HistoryPolicy):
         draws = rng.integers(0, groups.size, size=(self.bootstrap, groups.size))
         diff = (plain - corrected)[draws].sum(axis=1)
         return float(np.mean(diff > 0))
+
+    def _held_out(self, rows: _Rows) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each checked row's correction by a fit that has not seen it: fitted on the earlier
+        searches only (``forward``: the next search is judged as the new one will be; the first
+        is not checked) or on the other configurations (``configurations``). None: nothing to
+        check (a single earlier search, forward)."""
+        correction = np.zeros_like(rows.residual)
+        checked = np.zeros(rows.residual.size, dtype=bool)
+        if self.guard == "configurations":
+            for g in np.unique(rows.group):
+                held = rows.group == g
+                beta, scale = self._fit(rows.x[~held], rows.residual[~held], rows.weight[~held])
+                correction[held] = (rows.x[held] / scale) @ beta
+            return np.ones_like(checked), correction
+        searches = np.unique(rows.search)
+        for s in searches[1:]:
+            seen, held = rows.search < s, rows.search == s
+            if seen.sum() < 2:
+                continue
+            beta, scale = self._fit(rows.x[seen], rows.residual[seen], rows.weight[seen])
+            correction[held] = (rows.x[held] / scale) @ beta
+            checked |= held
+        return (checked, correction) if checked.any() else None
