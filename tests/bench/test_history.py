@@ -92,3 +92,15 @@ def test_history_methods_are_in_the_table() -> None:
     assert {"history s=0.01", "history s=0.1, earlier full searches"} <= set(table)
     assert sq.is_ours("history s=0.01")
     assert not any(name.startswith("history") for name in sq.method_table([0.01], 20))
+
+
+def test_the_paired_report() -> None:
+    from hypersearch.bench import history as report
+
+    runs, _ = biased_runs()
+    groups = report.subsets(N, 12, 3, 0)
+    assert groups == report.subsets(N, 12, 3, 0) and len(groups) == 3
+    assert report.noise_floor(runs, list(range(N))) == 1
+    text = report.report(runs, [RATE], groups)
+    assert "Noise floor: 1 of 16" in text
+    assert text.count(f"| {RATE:g} |") == len(report.VARIANTS)
