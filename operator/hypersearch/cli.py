@@ -9,13 +9,21 @@ from pathlib import Path
 
 from hypersearch.bench import search_quality
 from hypersearch.kube.cli import add_operator_command
-from hypersearch.spec import KIND, SpecInvalid, check, load_documents
+from hypersearch.spec import KIND, SpecInvalid, SpecWarning, check, load_documents, spec_warnings
+from hypersearch.spec.model import from_document
 
 EXIT_INVALID = 2
 
 
+def print_warnings(warnings: list[SpecWarning], prefix: str = "  ") -> None:
+    """Settings the benchmark found poor, one line each on stderr, naming the field."""
+    for warning in warnings:
+        print(f"{prefix}warning: {warning}", file=sys.stderr)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Check manifests against the CRD schema and the semantic rules; report every error."""
+    """Check manifests against the CRD schema and the semantic rules; report every error, and
+    warn (exit code unchanged) about settings the benchmark found poor."""
     status = 0
     for path in args.files:
         try:
@@ -30,12 +38,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
             status = EXIT_INVALID
         for doc in searches:
             name = doc.get("metadata", {}).get("name", "?")
-            _, errors = check(doc)
+            defaulted, errors = check(doc)
             if errors:
                 status = EXIT_INVALID
                 print(f"{path}: {KIND} {name!r} is invalid:", file=sys.stderr)
                 for err in sorted(errors):
                     print(f"  {err}", file=sys.stderr)
+                continue
+            warnings = spec_warnings(from_document(defaulted))
+            if warnings:
+                print(
+                    f"{path}: {KIND} {name!r} is valid, with {len(warnings)} warning(s) "
+                    f"(settings docs/benchmarks.md measured to search poorly):"
+                )
+                sys.stdout.flush()
+                print_warnings(warnings)
             else:
                 print(f"{path}: {KIND} {name!r} is valid")
     return status
@@ -54,6 +71,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SpecInvalid as e:
         print(str(e), file=sys.stderr)
         return EXIT_INVALID
+    warnings = spec_warnings(spec)
+    if warnings:
+        print(f"{args.file}: {len(warnings)} warning(s), the search runs as specified:",
+              file=sys.stderr)  # fmt: skip
+        print_warnings(warnings)
     options = RunOptions(
         state_dir=Path(args.state_dir or f"results/{spec.name}"),
         parallel=args.parallel,

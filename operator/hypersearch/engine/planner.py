@@ -26,6 +26,7 @@ from hypersearch.engine.observations import (
     same_window,
 )
 from hypersearch.engine.predictors import PredictionContext, predictor_from_spec
+from hypersearch.engine.promotion import Candidates, promotion_by_name
 from hypersearch.engine.relative import clip_outliers, fit_additive
 from hypersearch.engine.samplers import History, make_sampler
 from hypersearch.engine.stopping import Rung, Standing, stopping_rule_from_spec
@@ -89,6 +90,7 @@ class Search:
         self.sampler = make_sampler(spec)
         self.rule = stopping_rule_from_spec(spec)
         self.predictor = predictor_from_spec(spec)
+        self.promotion = promotion_by_name(spec.promotion.name, **spec.promotion.settings())
         self.checkpoints = self.rule.checkpoints(spec.stage1_data.start, spec.stage1_data.stop)
         grid = self.sampler.size()
         self.configurations = min(spec.trials, grid) if grid is not None else spec.trials
@@ -254,6 +256,7 @@ class Search:
             "trials": {**counts, "total": self.configurations},
             "bestTrial": best.name if best else None,
             "promoted": [self.trials[i].name for i in self.promoted],
+            "promotion": self.spec.promotion.describe(),
             "winner": self.trials[self.winner].name if self.winner is not None else None,
             "cost": self.cost().to_dict(),
         }
@@ -416,17 +419,33 @@ class Search:
             return self._finish(False, "no stage-1 trial reported a single window")
         for t in candidates:
             self._predict_into(t)
-        ranked = sorted(
-            (t for t in candidates if t.predicted is not None),
-            key=lambda t: (
-                -self._checkpoints_passed(t),
-                self.spec.sign * (t.predicted or 0.0),
-                t.id,
-            ),
-        )
-        self.promoted = [t.id for t in ranked[: self.spec.top_k]]
+        self.promoted = self._promote([t for t in candidates if t.predicted is not None])
         self.stage = 2
         return self._advance_stage2()
+
+    def _promote(self, trials: list[Trial]) -> list[int]:
+        """The ids stage 2 trains: the first ``topK`` in the order of ``spec.stage1.promotion``.
+
+        Row i is ``trials[i]``, with its (sign-adjusted) predicted target in the column of the
+        checkpoints it passed: the policy ranks a later column first, as it ranks a higher data
+        rate first, so a trial stopped at a rung never outranks one that beat it there. ``rank``
+        then orders by the prediction (ties by id); ``family`` moves the best of each value of
+        ``familyParameter`` to the front.
+        """
+        if not trials:
+            return []
+        passed = [self._checkpoints_passed(t) for t in trials]
+        targets = np.full((len(trials), max(passed) + 1), np.nan)
+        for row, (t, column) in enumerate(zip(trials, passed, strict=True)):
+            targets[row, column] = self.spec.sign * (t.predicted or 0.0)
+        name = self.spec.promotion.family_parameter
+        candidates = Candidates.of(
+            targets,
+            rates=[self.spec.stage1_data.rate] * targets.shape[1],
+            families=[str(t.params.get(name, "")) for t in trials],
+            target_rate=self.spec.stage2_data.rate,
+        )
+        return [trials[i].id for i in self.promotion.promote(candidates, self.spec.top_k)]
 
     # ----------------------------------------------------------------- stage 2
 

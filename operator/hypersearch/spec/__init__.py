@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from hypersearch.spec.advice import SpecWarning, spec_warnings
 from hypersearch.spec.errors import SpecError, SpecInvalid
 from hypersearch.spec.limits import limit_errors
 from hypersearch.spec.model import DataRange, Parameter, SearchSpec, from_document
@@ -21,10 +22,12 @@ __all__ = [
     "SearchSpec",
     "SpecError",
     "SpecInvalid",
+    "SpecWarning",
     "check",
     "load_documents",
     "load_file",
     "parse",
+    "spec_warnings",
 ]
 
 

@@ -94,6 +94,26 @@ class TransferSpec:
 
 
 @dataclass(frozen=True)
+class PromotionSpec:
+    """``spec.stage1.promotion``: the engine policy that orders stage-1 configurations for
+    stage 2 (``rank`` or ``family``; see :mod:`hypersearch.engine.promotion`)."""
+
+    name: str = "rank"
+    family_parameter: str = "model"
+    per_family: int = 1
+
+    def settings(self) -> dict[str, Any]:
+        """The policy's own keyword arguments."""
+        return {"per_family": self.per_family} if self.name == "family" else {}
+
+    def describe(self) -> str:
+        """One line for results and status: the policy and its knobs."""
+        if self.name == "family":
+            return f"family ({self.family_parameter}, {self.per_family} per family)"
+        return self.name
+
+
+@dataclass(frozen=True)
 class SamplerSpec:
     name: str = "random"
     grid_points: int = 3
@@ -165,6 +185,7 @@ class SearchSpec:
     trial_template: dict[str, Any] = field(default_factory=dict)
     deadlines: DeadlineSpec = field(default_factory=DeadlineSpec)
     transfer: TransferSpec = field(default_factory=TransferSpec)
+    promotion: PromotionSpec = field(default_factory=PromotionSpec)
 
     @property
     def target_windows(self) -> range:
@@ -267,6 +288,18 @@ def from_document(document: dict[str, Any]) -> SearchSpec:
         trial_template=spec.get("trialTemplate") or {},
         deadlines=_deadlines(spec.get("deadlines") or {}),
         transfer=_transfer(stage1.get("transfer") or {}),
+        promotion=_promotion(stage1.get("promotion") or {}),
+    )
+
+
+def _promotion(raw: dict[str, Any]) -> PromotionSpec:
+    """Like the transfer's, the knobs are not defaulted by the schema (a knob set for ``rank``
+    is reported)."""
+    default = PromotionSpec()
+    return PromotionSpec(
+        name=raw.get("name", default.name),
+        family_parameter=raw.get("familyParameter", default.family_parameter),
+        per_family=int(raw.get("perFamily", default.per_family)),
     )
 
 

@@ -142,6 +142,38 @@ def _transfer_errors(spec: dict[str, Any]) -> list[SpecError]:
     return errors
 
 
+PROMOTION_KNOBS = ("familyParameter", "perFamily")
+DEFAULT_FAMILY_PARAMETER = "model"
+
+
+def _promotion_errors(spec: dict[str, Any]) -> list[SpecError]:
+    """``spec.stage1.promotion``: knobs only for ``family``, whose family parameter must be a
+    categorical parameter of ``spec.parameters`` (each of its values is a family)."""
+    promotion = spec.get("stage1", {}).get("promotion") or {}
+    at = "spec.stage1.promotion"
+    if promotion.get("name", "rank") != "family":
+        return [
+            SpecError(f"{at}.{knob}", "only the family promotion uses it")
+            for knob in PROMOTION_KNOBS
+            if knob in promotion
+        ]
+    name = promotion.get("familyParameter", DEFAULT_FAMILY_PARAMETER)
+    where = f"{at}.familyParameter"
+    default = "" if "familyParameter" in promotion else " (the default)"
+    params = {p.get("name"): p for p in spec.get("parameters") or []}
+    if name not in params:
+        return [SpecError(where, f"{name!r}{default} is not a parameter of spec.parameters")]
+    if params[name].get("type") != "categorical":
+        return [
+            SpecError(
+                where,
+                f"{name!r}{default} is not categorical ({params[name].get('type')}): a family "
+                "is a value of a categorical parameter",
+            )
+        ]
+    return []
+
+
 def _is_number(value: Any) -> bool:
     try:
         return math.isfinite(float(value))
@@ -252,6 +284,7 @@ def semantic_errors(document: dict[str, Any]) -> list[SpecError]:
     errors += _seed_errors(spec)
     errors += _stopping_errors(spec, windows)
     errors += _transfer_errors(spec)
+    errors += _promotion_errors(spec)
     errors += _template_errors(spec)
     workload = spec["stage2"].get("workload") or {}
     is_job = (workload.get("apiVersion", "batch/v1"), workload.get("kind", "Job")) == (
