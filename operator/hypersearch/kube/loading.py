@@ -24,7 +24,7 @@ from hypersearch.kube.state import pod_ledgers, restore, spec_digest, sumcount_s
 from hypersearch.kube.status import StatusWriter, search_status
 from hypersearch.kube.usage import PodUse
 from hypersearch.monitor import HealthPolicy, Monitor
-from hypersearch.spec import SpecInvalid, check, parse
+from hypersearch.spec import SpecInvalid, check, parse, spec_warnings
 from hypersearch.spec.model import SearchSpec
 from hypersearch.spec.safety import DEFAULT_WORKLOAD_KINDS, Admission, safety_errors
 
@@ -206,6 +206,16 @@ class SearchBase:
         )  # fmt: skip
         if not resumed:
             self.events("Normal", "Started", f"search started: {self.spec.trials} trials")
+            warnings = spec_warnings(self.spec)
+            if warnings:  # once, at admission: settings the benchmark measured to be poor
+                fields = ", ".join(w.path for w in warnings)  # first: the message is cut at 1 KiB
+                self.events(
+                    "Warning",
+                    "SpecWarning",
+                    f"{len(warnings)} setting(s) docs/benchmarks.md measured to search poorly "
+                    f"({fields}); the search runs as specified. "
+                    + "; ".join(str(w) for w in warnings),
+                )
         else:
             self.events("Normal", "Resumed", f"resumed with {len(self.search.trials)} trials")
             written = {
