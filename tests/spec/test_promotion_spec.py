@@ -28,16 +28,21 @@ def promotion_doc(promotion: dict[str, Any], parameters: list[Any] | None = None
     return doc(stage1={"promotion": promotion}, parameters=parameters or FAMILY_SPACE)
 
 
+def _promotion(**promotion: Any) -> dict[str, Any]:
+    return {"stage1": {"promotion": promotion}}
+
+
 # Refused by the schema (and so by the API server), at this field.
+AT = "spec.stage1.promotion"
 PROMOTION_SCHEMA_VIOLATIONS: list[tuple[dict[str, Any], str]] = [
-    ({"stage1": {"promotion": {"name": "extrapolate"}}}, "spec.stage1.promotion.name"),
-    ({"stage1": {"promotion": {"name": "best"}}}, "spec.stage1.promotion.name"),
-    ({"stage1": {"promotion": {"name": "family", "perFamily": 0}}}, "spec.stage1.promotion.perFamily"),
-    ({"stage1": {"promotion": {"name": "family", "perFamily": 101}}}, "spec.stage1.promotion.perFamily"),
-    ({"stage1": {"promotion": {"name": "family", "perFamily": 1.5}}}, "spec.stage1.promotion.perFamily"),
-    ({"stage1": {"promotion": {"name": "family", "familyParameter": ""}}}, "spec.stage1.promotion.familyParameter"),
-    ({"stage1": {"promotion": {"name": "family", "per_family": 2}}}, "spec.stage1.promotion.per_family"),
-]  # fmt: skip
+    (_promotion(name="extrapolate"), f"{AT}.name"),
+    (_promotion(name="best"), f"{AT}.name"),
+    (_promotion(name="family", perFamily=0), f"{AT}.perFamily"),
+    (_promotion(name="family", perFamily=101), f"{AT}.perFamily"),
+    (_promotion(name="family", perFamily=1.5), f"{AT}.perFamily"),
+    (_promotion(name="family", familyParameter=""), f"{AT}.familyParameter"),
+    (_promotion(name="family", per_family=2), f"{AT}.per_family"),
+]
 
 
 def errors_of(document: Any) -> dict[str, str]:

@@ -60,7 +60,7 @@ def spec_warnings(spec: SearchSpec) -> list[SpecWarning]:
             SpecWarning(
                 "spec.stage1.stopping.rule",
                 f"{spec.stopping.rule} stopping on a {data.rate:g} sample: on flights-3m, stopping "
-                f"at rungs on 1%, 3% and 10% samples lost 10.48%, 4.39% and 4.42% regret@3 "
+                f"at rungs (eta 3) on 1%, 3% and 10% samples lost 10.48%, 4.39% and 4.42% regret@3 "
                 f"(performance + constant; asha at 1%: 10.48%), the same samples without "
                 f"stopping (rule: none) 1.03%, 1.21% and 0.000% ({SOURCE}, search quality)",
             )
