@@ -256,7 +256,11 @@ def test_validate_command_refuses_a_long_name_and_a_negative_seed_naming_the_fie
 
 
 def test_shipped_examples_are_valid() -> None:
+    """Every HyperSearch example validates; data.yaml (a claim and a Job) is no HyperSearch."""
     examples = sorted((ROOT / "manifests/examples").glob("*.yaml"))
-    for path in examples:
-        result = run_cli("validate", str(path))
+    kinds = {p.name: [d["kind"] for d in yaml.safe_load_all(p.read_text())] for p in examples}
+    assert kinds.pop("data.yaml") == ["PersistentVolumeClaim", "Job"]
+    assert kinds and all(k == ["HyperSearch"] for k in kinds.values()), kinds
+    for name in kinds:
+        result = run_cli("validate", str(ROOT / "manifests/examples" / name))
         assert result.returncode == 0, result.stderr

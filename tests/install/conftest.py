@@ -24,11 +24,12 @@ def install_timings() -> Timings:
     return _TIMINGS
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def real_node(install_timings: Timings) -> Iterator[RealNode]:
-    """The real node, Ready, with the operator and trainer images loaded; stopped, with its
-    control plane, and the machine's node lock released after the module (not at the end of
-    the session: the rest of the suite should not carry them)."""
+    """The real node, Ready, with the operator and trainer images loaded, shared by the modules
+    of tests/install (test_data.py, then test_install.py, whose last test stops it); stopped,
+    with its control plane, and the machine's node lock released after tests/install (not at
+    the end of the session: the rest of the suite should not carry them)."""
     images = build_images(install_timings)
     began = time.monotonic()
     with node_lock(timeout=1800):

@@ -39,6 +39,29 @@ def test_value_from_needs_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
     assert build_command(parse(doc), {"x": 0.1}).env["TOKEN"] == "abc"
 
 
+def test_env_paths_in_pod_volumes_are_left_to_the_machine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """manifests/examples/quickstart.yaml mounts the data claim at /data and sets
+    HS_PREPARED_DATA=/data/prepared: locally there is no volume, so the entry is left out and
+    the runner's default (or the shell's value) applies; other values are kept."""
+    doc = fake_manifest("cmd")
+    c = doc["spec"]["trialTemplate"]["spec"]["containers"][0]
+    c["volumeMounts"] = [{"name": "data", "mountPath": "/data/"}]
+    doc["spec"]["trialTemplate"]["spec"]["volumes"] = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "hypersearch-data"}}
+    ]
+    c["env"] += [
+        {"name": "HS_PREPARED_DATA", "value": "/data/prepared"},
+        {"name": "HS_DATA_CACHE", "value": "/data"},
+        {"name": "OTHER", "value": "/database/x"},
+        {"name": "REL", "value": "data/prepared"},
+    ]
+    env = build_command(parse(doc), {"x": 0.1}).env
+    assert "HS_PREPARED_DATA" not in env and "HS_DATA_CACHE" not in env
+    assert env["OTHER"] == "/database/x" and env["REL"] == "data/prepared"
+
+
 def test_visible_devices_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
     assert cuda_devices() == ["2", "3"]

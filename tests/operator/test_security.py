@@ -131,6 +131,9 @@ def test_the_admission_policy_refuses_each_attack_and_nothing_is_created(
     with cluster.api_client(impersonate="alice") as alice:
         # The tenant's legitimate search passes (dry run: the policy and schema both ran).
         create_search(alice, namespace, tiny_search("fine"), dry_run=True)
+        # So does the shipped quickstart, whose trials mount the data claim (a PVC volume).
+        quickstart = MANIFESTS / "examples" / "quickstart.yaml"
+        create_search(alice, namespace, yaml.safe_load(quickstart.read_text()), dry_run=True)
         expected = {
             "operator-account": "serviceAccountName",
             "host-path": "hostPath",

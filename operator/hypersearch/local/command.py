@@ -2,11 +2,15 @@
 
 The same manifest runs in the cluster and here, so the container's ``command``/``args``/``env``
 are the whole contract; ``{{params.NAME}}`` in args is replaced by the parameter's value.
+Volumes are the cluster's: an env value that is a path inside one of the container's
+``volumeMounts`` (e.g. ``HS_PREPARED_DATA=/data/prepared`` on a claim mounted at ``/data``) is
+left out here, so the machine's own default (or the shell's value) stands in for it.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import shlex
 import sys
 from dataclasses import dataclass
@@ -60,6 +64,23 @@ def resolve_executable(name: str) -> str:
     return name
 
 
+def _mount_paths(container: dict[str, Any]) -> list[str]:
+    mounts = container.get("volumeMounts") or []
+    return [
+        posixpath.normpath(str(m["mountPath"]))
+        for m in mounts
+        if isinstance(m, dict) and str(m.get("mountPath", "")).startswith("/")
+    ]
+
+
+def in_volume(value: str, mount_paths: list[str]) -> bool:
+    """Whether ``value`` is an absolute path at or under one of ``mount_paths``."""
+    if not value.startswith("/"):
+        return False
+    path = posixpath.normpath(value)
+    return any(path == m or path.startswith(m.rstrip("/") + "/") for m in mount_paths)
+
+
 def build_command(spec: SearchSpec, params: dict[str, ParamValue]) -> LocalCommand:
     """argv, template env and working directory for one trial (env excludes the protocol)."""
     c = _container(spec)
@@ -73,10 +94,13 @@ def build_command(spec: SearchSpec, params: dict[str, ParamValue]) -> LocalComma
     else:
         command[0] = resolve_executable(command[0])
     env: dict[str, str] = {}
+    mounts = _mount_paths(c)
     for item in c.get("env") or []:
         name = item.get("name")
         if not name:
             raise TemplateError("trialTemplate container env entries need a name")
+        if in_volume(str(item.get("value", "")), mounts):
+            continue  # a path in a pod volume: the machine's default or the shell's stands in
         if "valueFrom" in item:
             if name in os.environ:
                 env[name] = os.environ[name]
