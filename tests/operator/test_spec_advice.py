@@ -30,7 +30,7 @@ def test_the_server_refuses_a_bad_promotion_at_the_same_field(
     with pytest.raises(client.ApiException) as info:
         server_create(k8s, namespace, body)
     assert info.value.status in (400, 422), info.value.body
-    assert path in info.value.body, info.value.body
+    assert path in str(info.value.body), info.value.body
 
 
 def test_the_server_defaults_promotion_as_the_local_schema(
