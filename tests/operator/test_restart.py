@@ -193,3 +193,47 @@ def test_a_leader_whose_lease_is_taken_stops_writing_and_exits(
     assert "lost the lease" in leader.log() and "now held by usurper" in leader.log()
     spec = leases.read_namespaced_lease("hypersearch-operator", namespace).spec
     assert spec.holder_identity == "usurper"
+
+
+def test_a_crd_upgrade_that_adds_defaults_is_no_spec_edit(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any
+) -> None:
+    """A search accepted under an older CRD stored its spec without fields a newer CRD
+    defaults (stage1.promotion, stage1.transfer); the API server fills them into the spec it
+    serves, never into status.acceptedSpec. The restarted operator must resume the search as
+    it was, not report the upgrade as a refused edit."""
+    first = operator_factory()
+    doc = tiny_search("upgraded", trials=6)
+    env = doc["spec"]["trialTemplate"]["spec"]["containers"][0]["env"]
+    env[0]["value"] = "synth:agrawal?windows=12&window_rows=6000"
+    create_search(k8s, namespace, doc)
+    api = client.CustomObjectsApi(k8s)
+
+    def accepted() -> dict[str, Any] | None:
+        got = api.get_namespaced_custom_object(
+            "hypersearch.dev", "v1alpha1", namespace, "hypersearches", "upgraded"
+        )
+        return (got.get("status") or {}).get("acceptedSpec")
+
+    old = wait_until(accepted, 120, "the search to be accepted")
+    assert {"promotion", "transfer"} <= set(old["stage1"])
+    first.kill()
+    # As the older CRD's operator stored it: without the fields the newer CRD defaults.
+    old["stage1"] = {k: v for k, v in old["stage1"].items() if k not in ("promotion", "transfer")}
+    api.patch_namespaced_custom_object_status(
+        "hypersearch.dev", "v1alpha1", namespace, "hypersearches", "upgraded",
+        {"status": {"acceptedSpec": None}},
+    )  # fmt: skip
+    api.patch_namespaced_custom_object_status(
+        "hypersearch.dev", "v1alpha1", namespace, "hypersearches", "upgraded",
+        {"status": {"acceptedSpec": old}},
+    )  # fmt: skip
+    assert "promotion" not in accepted()["stage1"]  # type: ignore[index]
+
+    operator_factory()
+    search = wait_phase(cluster, k8s, namespace, "upgraded", ("Succeeded", "Failed"), timeout=150)
+    assert search["status"]["phase"] == "Succeeded", search["status"].get("reason")
+    reasons = [r for _, r, _ in events(k8s, namespace, "upgraded")]
+    assert "Resumed" in reasons and "SpecChangeRejected" not in reasons, reasons
+    conditions = {c["type"] for c in search["status"].get("conditions", [])}
+    assert "SpecChangeRejected" not in conditions, search["status"]["conditions"]

@@ -27,6 +27,7 @@ from hypersearch.monitor import HealthPolicy, Monitor
 from hypersearch.spec import SpecInvalid, check, parse, spec_warnings
 from hypersearch.spec.model import SearchSpec
 from hypersearch.spec.safety import DEFAULT_WORKLOAD_KINDS, Admission, safety_errors
+from hypersearch.spec.schema import apply_defaults
 
 Obj = dict[str, Any]
 log = logging.getLogger("hypersearch.operator")
@@ -165,7 +166,7 @@ class SearchBase:
         if unsafe:
             await self._invalid("; ".join(str(e) for e in sorted(unsafe)))
             return False
-        if accepted is not None and spec_digest(current) != spec_digest(accepted):
+        if accepted is not None and self._edited(current, accepted):
             await self._reject_edit()
         listed = await self.kube.list(
             self.namespace, names.API_VERSION, names.TRIAL_KIND, names.search_selector(self.name)
@@ -273,6 +274,13 @@ class SearchBase:
         metrics.SEARCHES.labels("Invalid").inc()
         metrics.set_search_phase(self.namespace, self.name, "Invalid")
         await self.kube.patch_status(self.namespace, names.SEARCH_PLURAL, self.name, self.status)
+
+    def _edited(self, current: Obj, accepted: Obj) -> bool:
+        """Whether the spec differs from the one the search started with, defaults filled in on
+        both sides: the API server fills a newer CRD's defaults into the stored spec when it is
+        read, never into ``status.acceptedSpec``, so an upgrade alone is no edit."""
+        filled = [apply_defaults(self._document(spec))["spec"] for spec in (current, accepted)]
+        return spec_digest(filled[0]) != spec_digest(filled[1])
 
     async def _reject_edit(self) -> None:
         message = (
