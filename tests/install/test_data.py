@@ -20,7 +20,7 @@ Substituted, and why (docs/testing.md, "Install tests"):
 - every image: the locally built trainer image with imagePullPolicy Never (the Job's two
   containers, the trial container);
 - the search: quickstart.yaml with counts only changed: 3 trials run at once, stage 2 trains
-  the predicted best 1 (14, 2 and 2 in the file), so its 4%-rate trials and one full-data run
+  the predicted best 1 (14, 2 and 2 in the file), so its 10%-rate trials and one full-data run
   finish in about a minute on a loaded 2-core machine.
 
 Observed: the Job completes and its log prints the prepared directory, which the administrator

@@ -19,7 +19,6 @@ def quickstart_reduced(dataset: Path) -> dict:
     spec["objective"]["evaluationWindows"] = 3
     spec["trials"] = 5
     spec["stage1"]["data"]["rate"] = 0.3
-    spec["stage1"]["stopping"].update(rungs=[4, 8], minCohort=3, compareWindows=3)
     spec["stage1"]["predictor"]["recentWindows"] = 3
     spec["metrics"]["intervalSeconds"] = 0.2
     env = spec["trialTemplate"]["spec"]["containers"][0]["env"]
