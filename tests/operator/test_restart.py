@@ -215,8 +215,10 @@ def test_a_crd_upgrade_that_adds_defaults_is_no_spec_edit(
         )
         return (got.get("status") or {}).get("acceptedSpec")
 
-    old = wait_until(accepted, 120, "the search to be accepted")
-    assert {"promotion", "transfer"} <= set(old["stage1"])
+    # Under way: accepted, and a Trial in the cluster to resume from.
+    wait_until(lambda: accepted() and trials(k8s, namespace), 120, "the search to be under way")
+    old = accepted()
+    assert old is not None and {"promotion", "transfer"} <= set(old["stage1"])
     first.kill()
     # As the older CRD's operator stored it: without the fields the newer CRD defaults.
     old["stage1"] = {k: v for k, v in old["stage1"].items() if k not in ("promotion", "transfer")}
