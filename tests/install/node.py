@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import subprocess
+import tarfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -100,11 +101,30 @@ class Timings:
 
 @dataclass
 class Images:
-    """Image references as the node knows them (localhost/hypersearch/NAME:KEY)."""
+    """Image references as the node knows them (localhost/hypersearch/NAME:KEY), and each
+    image's ID (its config digest, what the kubelet reports as a container's imageID)."""
 
     operator: str
     trainer: str
     archives: list[Path]
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def assert_runs(self, name: str, status: dict[str, Any]) -> None:
+        """A container status shows the built image NAME. By ID: the kubelet reports as the
+        status's image whichever of the image's tags containerd lists first (the content key
+        or ``:dev``), so the name alone would depend on how the key sorts."""
+        assert status.get("imageID", "").endswith(self.ids[name]), (name, self.ids, status)
+        names = (getattr(self, name), f"localhost/hypersearch/{name}:dev")
+        assert status.get("image") in names, (names, status)
+
+
+def archive_image_id(archive: Path) -> str:
+    """The image ID (config digest) of a docker-archive, from its manifest.json."""
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("manifest.json")
+        assert member is not None, f"{archive} has no manifest.json"
+        (entry,) = json.load(member)
+    return "sha256:" + str(entry["Config"]).removesuffix(".json")
 
 
 def build_images(timings: Timings) -> Images:
@@ -121,7 +141,8 @@ def build_images(timings: Timings) -> Images:
     archives = [CACHE / "images" / f"{n}-{refs[n].rsplit(':', 1)[1]}.tar" for n in sorted(refs)]
     for a in archives:
         assert a.is_file(), f"build-images.sh --archive wrote no {a}"
-    return Images(operator=refs["operator"], trainer=refs["trainer"], archives=archives)
+    ids = {n: archive_image_id(a) for n, a in zip(sorted(refs), archives, strict=True)}
+    return Images(operator=refs["operator"], trainer=refs["trainer"], archives=archives, ids=ids)
 
 
 @contextmanager

@@ -71,7 +71,7 @@ def operator_up(node: RealNode, namespace: str, deployment: str, lease: str, por
     name = pod["metadata"]["name"]
     assert pod["spec"]["nodeName"] == NODE
     (status,) = pod["status"]["containerStatuses"]
-    assert status["image"] == node.images.operator, status
+    node.images.assert_runs("operator", status)
     assert status["ready"] and status["restartCount"] == 0, status
 
     def holder() -> str | None:
@@ -170,7 +170,7 @@ def run_search(
         (c,) = pod["spec"]["containers"]
         assert c["image"] == node.images.trainer, (pod_name, c["image"])
         for s in pod.get("status", {}).get("containerStatuses", []):
-            assert s["image"] == node.images.trainer, (pod_name, s)
+            node.images.assert_runs("trainer", s)
             term = s.get("state", {}).get("terminated")
             if term and term.get("exitCode") == 0:
                 finished += 1
