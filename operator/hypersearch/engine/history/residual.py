@@ -11,12 +11,14 @@ rather than a regression:
   rows near the top of their search's full-data ranking weigh most, ``exp(-rank / (top · n))``,
   since only the top k goes to stage 2.
 
-The guard: every earlier row is predicted by a fit that has not seen its configuration
-(leave-one-configuration-out), and the pairwise ranking loss (misordered pairs, each weighted by
-the heavier of its two rows) of the corrected ranking is compared with the plain stage-1 ranking
-on the same earlier searches. Bootstrapping the configurations gives the share ``p`` of resamples
-in which the correction misorders less; the correction is applied with weight ``2p - 1`` (none at
-``p <= 1/2``: history disagrees, the plain ranking is kept), and not at all with too few rows.
+The guard (``guard="forward"``, the default): forward in time, each earlier search is predicted
+by a fit on the searches that ended before it, and the pairwise ranking loss (misordered pairs,
+each weighted by the heavier of its two rows) of the corrected ranking is compared with the plain
+stage-1 ranking on it. Bootstrapping gives the share ``p`` of resamples in which the correction
+misorders less; the correction is applied with weight ``2p - 1`` (none at ``p <= 1/2``: history
+disagrees, the plain ranking is kept), and not at all with too few rows or a single earlier
+search. ``guard="configurations"`` (leave one configuration out) and ``"off"`` are kept for
+measuring the guard.
 """
 
 from __future__ import annotations
