@@ -12,7 +12,6 @@ run with the same arguments.
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from hypersearch.bench import methods as m
 from hypersearch.bench.groundtruth import FULL_RATE, GroundTruth, configurations
-from hypersearch.bench.search_quality import STAGE2_K, load_runs
+from hypersearch.bench.search_quality import STAGE2_K, Row, draw_subsets, load_runs, regret
 
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("stage 2 known", {"known": "stage2"}),
@@ -32,25 +31,12 @@ VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
 
 
 def subsets(configs: int, size: int, repeats: int, seed: int) -> list[list[int]]:
-    """The benchmark's subsets (``search_quality.evaluate`` draws them the same way)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(repeats):
-        out.append(sorted(int(c) for c in rng.choice(configs, size=size, replace=False)))
-        rng.integers(1 << 31)  # the methods' seed, drawn in the same order
-    return out
+    """The benchmark's subsets (``search_quality.evaluate`` draws the same)."""
+    return [subset for subset, _ in draw_subsets(configs, size, repeats, seed)]
 
 
-def regret(runs: m.Runs, ranking: Sequence[int], subset: Sequence[int], k: int) -> float:
-    truth = {c: runs.target(c) for c in subset}
-    best = min(truth.values())
-    return 100.0 * (min(truth[c] for c in ranking[:k]) - best) / best
-
-
-def interval(values: Sequence[float]) -> tuple[float, float]:
-    a = np.asarray(values, dtype=float)
-    half = 1.96 * float(a.std(ddof=1)) / math.sqrt(a.size) if a.size > 1 else 0.0
-    return float(a.mean()), half
+def regret_of(runs: m.Runs, ranking: Sequence[int], subset: Sequence[int], k: int) -> float:
+    return regret({c: runs.target(c) for c in subset}, ranking, k)
 
 
 def noise_floor(runs: m.Runs, configs: Sequence[int], within: float = 0.1) -> int:
@@ -72,20 +58,22 @@ def report(runs: m.Runs, rates: Sequence[float], groups: list[list[int]]) -> str
     ]
     for rate in rates:
         two = [
-            regret(runs, m.two_step(rate)(runs, s, np.random.default_rng(0)).ranking, s, STAGE2_K)
+            regret_of(
+                runs, m.two_step(rate)(runs, s, np.random.default_rng(0)).ranking, s, STAGE2_K
+            )
             for s in groups
         ]
         for name, settings in VARIANTS:
             weights: list[float] = []
             method = m.history(rate, weights=weights, **settings)
             ours = [
-                regret(runs, method(runs, s, np.random.default_rng(0)).ranking, s, STAGE2_K)
+                regret_of(runs, method(runs, s, np.random.default_rng(0)).ranking, s, STAGE2_K)
                 for s in groups
             ]
-            diff = interval([a - b for a, b in zip(ours, two, strict=True)])
+            diff = Row.stat([a - b for a, b in zip(ours, two, strict=True)])
             lines.append(
-                f"| {rate:g} | {name} | {interval(ours)[0]:.3f} ± {interval(ours)[1]:.3f} | "
-                f"{interval(two)[0]:.3f} | {diff[0]:+.3f} ± {diff[1]:.3f} | "
+                f"| {rate:g} | {name} | {Row.stat(ours)[0]:.3f} ± {Row.stat(ours)[1]:.3f} | "
+                f"{Row.stat(two)[0]:.3f} | {diff[0]:+.3f} ± {diff[1]:.3f} | "
                 f"{np.mean(weights):.2f} | {np.mean(np.array(weights) > 0):.0%} |"
             )
     return "\n".join(lines)

@@ -203,6 +203,26 @@ class Row:
         return out
 
 
+def draw_subsets(
+    configs: int, subset_size: int, repeats: int, seed: int
+) -> list[tuple[list[int], int]]:
+    """The benchmark's resampled subsets of ``configs`` configurations, each with the seed its
+    methods run with (drawn in this order, so a report on the same arguments sees the same)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(repeats):
+        subset = sorted(int(c) for c in rng.choice(configs, size=subset_size, replace=False))
+        out.append((subset, int(rng.integers(1 << 31))))
+    return out
+
+
+def regret(truth: dict[int, float], ranking: Sequence[int], k: int) -> float:
+    """regret@k in %: the best true target among the ranking's top ``k`` above the best of
+    ``truth`` (lower is better)."""
+    best = min(truth.values())
+    return 100.0 * (min(truth[c] for c in ranking[:k]) - best) / best
+
+
 def evaluate(
     runs: m.Runs,
     configs: int,
@@ -224,13 +244,9 @@ def evaluate(
     views = {e: runs.at_eval(e) for e in sorted(set(eval_rates) | {1.0}, reverse=True)}
     plan = [(n, e) for e, _ in views.items() for n in (table if e >= 1.0 else main)]
     rows = {(n, e): Row(n, e) for n, e in plan}
-    rng = np.random.default_rng(seed)
-    for _ in range(repeats):
-        subset = sorted(int(c) for c in rng.choice(configs, size=subset_size, replace=False))
+    for subset, method_seed in draw_subsets(configs, subset_size, repeats, seed):
         truth = {c: runs.target(c) for c in subset}
-        best = min(truth.values())
         full = m.Spend.total(runs.full_cost(c) for c in subset)
-        method_seed = int(rng.integers(1 << 31))
         for name, e in plan:
             out = table[name](views[e], subset, np.random.default_rng(method_seed))
             top_k = out.ranking[:STAGE2_K]
@@ -249,8 +265,7 @@ def evaluate(
             row.stage1_cpu.append(out.stage1.cpu)
             row.full_cpu.append(full.cpu)
             for k in KS:
-                top = min(truth[c] for c in out.ranking[:k])
-                row.regret[k].append(100.0 * (top - best) / best)
+                row.regret[k].append(regret(truth, out.ranking, k))
             scored = [c for c in subset if c in out.scores]
             tau = (
                 kendalltau([out.scores[c] for c in scored], [truth[c] for c in scored]).statistic

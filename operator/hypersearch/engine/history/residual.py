@@ -48,7 +48,7 @@ class ResidualPolicy(HistoryPolicy):
     """``ridge``: the penalty on the standardized coefficients, per unit of total weight;
     ``top``: the ranking-aware weighting's scale (share of a search's rows); ``bootstrap``: the
     guard's resamples; ``min_rows``: fewer known earlier rows than this and history is not used;
-    ``seed``: the guard's resampling (deterministic); ``guard=False`` always applies the
+    ``seed``: the guard's resampling (deterministic); ``guard="off"`` always applies the
     correction in full (for measuring what the guard does)."""
 
     name = "residual"
