@@ -10,7 +10,7 @@ from pathlib import Path
 from hypersearch.bench import search_quality
 from hypersearch.kube.cli import add_operator_command
 from hypersearch.spec import KIND, SpecInvalid, SpecWarning, check, load_documents, spec_warnings
-from hypersearch.spec.model import from_document
+from hypersearch.spec.model import SearchSpec, from_document
 
 EXIT_INVALID = 2
 
@@ -45,7 +45,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 for err in sorted(errors):
                     print(f"  {err}", file=sys.stderr)
                 continue
-            warnings = spec_warnings(from_document(defaulted))
+            spec = from_document(defaulted)
+            history_errors = _history_errors(spec, Path(path))
+            if history_errors:
+                status = EXIT_INVALID
+                print(f"{path}: {KIND} {name!r} is invalid:", file=sys.stderr)
+                for line in history_errors:
+                    print(f"  {line}", file=sys.stderr)
+                continue
+            warnings = spec_warnings(spec)
             if warnings:
                 print(
                     f"{path}: {KIND} {name!r} is valid, with {len(warnings)} warning(s) "
@@ -56,6 +64,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
             else:
                 print(f"{path}: {KIND} {name!r} is valid")
     return status
+
+
+def _history_errors(spec: SearchSpec, manifest: Path) -> list[str]:
+    """The earlier searches of ``spec.stage1.history`` read and checked; every problem."""
+    if not spec.history.searches:
+        return []
+    from hypersearch.local.history import load_history
+
+    return load_history(spec, manifest.parent)[1]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -70,6 +87,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec = load_file(args.file)
     except SpecInvalid as e:
         print(str(e), file=sys.stderr)
+        return EXIT_INVALID
+    from hypersearch.local.history import load_history
+
+    history, history_errors = load_history(spec, Path(args.file).parent)
+    if history_errors:
+        print(f"{args.file}: spec.stage1.history cannot be used:", file=sys.stderr)
+        for line in history_errors:
+            print(f"  {line}", file=sys.stderr)
         return EXIT_INVALID
     warnings = spec_warnings(spec)
     if warnings:
@@ -87,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     try:
-        runner = LocalRunner(spec, options, manifest=args.file)
+        runner = LocalRunner(spec, options, manifest=args.file, history=history)
         code = runner.run()
     except (RunError, StateFileError, TemplateError) as e:
         print(f"hypersearch run: {e}", file=sys.stderr)

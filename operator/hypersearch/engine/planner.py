@@ -9,7 +9,7 @@ given the spec and the same calls it makes the same decisions, and its state is 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -17,6 +17,8 @@ import numpy as np
 
 from hypersearch.engine.actions import Action, Finish, ReuseRun, StartTrial, StopTrial
 from hypersearch.engine.cost import REUSED, Cost, cost_of
+from hypersearch.engine.history import Search as HistorySearch
+from hypersearch.engine.history import encode, history_by_name
 from hypersearch.engine.observations import (
     ObservationTable,
     TrialReport,
@@ -83,10 +85,19 @@ def start_action(spec: SearchSpec, trial: Trial) -> StartTrial:
 
 
 class Search:
-    """One search's decisions. Trial ids ``0..trials-1`` are stage 1; stage-2 runs follow."""
+    """One search's decisions. Trial ids ``0..trials-1`` are stage 1; stage-2 runs follow.
 
-    def __init__(self, spec: SearchSpec) -> None:
+    ``history``: the earlier searches of ``spec.stage1.history`` by their label, already read
+    and checked by the executor (plain data); the executor may replace it (:attr:`history`)
+    until :meth:`promotes_next`, e.g. with what is left of them then."""
+
+    def __init__(
+        self, spec: SearchSpec, history: Mapping[str, HistorySearch] | None = None
+    ) -> None:
         self.spec = spec
+        self.history: dict[str, HistorySearch] = dict(history or {})
+        # What the history policy did at promotion (policy, searches, weight, reason).
+        self.history_used: dict[str, Any] | None = None
         self.sampler = make_sampler(spec)
         self.rule = stopping_rule_from_spec(spec)
         self.predictor = predictor_from_spec(spec)
@@ -257,6 +268,7 @@ class Search:
             "bestTrial": best.name if best else None,
             "promoted": [self.trials[i].name for i in self.promoted],
             "promotion": self.spec.promotion.describe(),
+            **({"history": dict(self.history_used)} if self.history_used is not None else {}),
             "winner": self.trials[self.winner].name if self.winner is not None else None,
             "cost": self.cost().to_dict(),
         }
@@ -270,15 +282,24 @@ class Search:
             "reason": self.reason,
             "promoted": list(self.promoted),
             "winner": self.winner,
+            **({"history": dict(self.history_used)} if self.history_used is not None else {}),
             "trials": [t.to_dict() for t in self.trials],
         }
 
     @classmethod
-    def from_state(cls, spec: SearchSpec, state: dict[str, Any]) -> Search:
-        """Rebuild a search from :meth:`to_state` output; it continues with identical decisions."""
+    def from_state(
+        cls,
+        spec: SearchSpec,
+        state: dict[str, Any],
+        history: Mapping[str, HistorySearch] | None = None,
+    ) -> Search:
+        """Rebuild a search from :meth:`to_state` output; it continues with identical decisions
+        (given the same ``history``, where it has not promoted yet)."""
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported engine state version {state.get('version')!r}")
-        search = cls(spec)
+        search = cls(spec, history)
+        used = state.get("history")
+        search.history_used = dict(used) if isinstance(used, dict) else None
         search.phase = state["phase"]
         search.stage = int(state["stage"])
         search.reason = state["reason"]
@@ -289,6 +310,16 @@ class Search:
         for t in search._stage(1):
             search._record(t, t.windows)
         return search
+
+    def promotes_next(self) -> bool:
+        """Whether the next :meth:`step` may promote (stage 1 has started every configuration
+        and none is running): the last moment to replace :attr:`history`."""
+        return (
+            self.phase == "Running"
+            and self.stage == 1
+            and len(self._stage(1)) >= self.configurations
+            and not self._running(1)
+        )
 
     # ----------------------------------------------------------------- stage 1
 
@@ -438,6 +469,7 @@ class Search:
         targets = np.full((len(trials), max(passed) + 1), np.nan)
         for row, (t, column) in enumerate(zip(trials, passed, strict=True)):
             targets[row, column] = self.spec.sign * (t.predicted or 0.0)
+        self._apply_history(trials, passed, targets)
         name = self.spec.promotion.family_parameter
         candidates = Candidates.of(
             targets,
@@ -446,6 +478,42 @@ class Search:
             target_rate=self.spec.stage2_data.rate,
         )
         return [trials[i].id for i in self.promotion.promote(candidates, self.spec.top_k)]
+
+    def observed(self, trial: Trial) -> float | None:
+        """The trial's own mean metric over the evaluation window (None unless it scored every
+        window of it): a stage-1 run's observed target, a stage-2 run's final."""
+        return self._target_mean(trial)
+
+    def _stage1_value(self, trial: Trial) -> float | None:
+        """A stage-1 run's target as history compares it (sign-adjusted): observed where it
+        scored every evaluation window, else its prediction (as the earlier searches' rows,
+        :func:`hypersearch.report.earlier.history_rows`)."""
+        observed = self._target_mean(trial)
+        value = observed if observed is not None else trial.predicted
+        return None if value is None else self.spec.sign * value
+
+    def _apply_history(self, trials: list[Trial], passed: list[int], targets: np.ndarray) -> None:
+        """Replace each row's target by the history policy's corrected score (in place), so
+        promotion (rank, or family on top of it) orders by it; a stopped trial still never
+        outranks one that beat it at a rung. ``none``: nothing changes (today's order)."""
+        policy = self.spec.history.policy
+        if policy == "none":
+            return
+        values = [self._stage1_value(t) for t in trials]
+        stage1 = np.array([np.nan if v is None else v for v in values], dtype=float)
+        features = np.array([encode(t.params, self.spec.parameters) for t in trials])
+        searches = list(self.history)
+        ranking = history_by_name(policy).rank(list(self.history.values()), features, stage1)
+        if ranking.weight > 0:
+            for row, column in enumerate(passed):
+                score = ranking.scores[row]
+                targets[row, column] = score if math.isfinite(score) else np.nan
+        self.history_used = {
+            "policy": policy,
+            "searches": searches,
+            "weight": round(float(ranking.weight), 6),
+            "reason": ranking.reason,
+        }
 
     # ----------------------------------------------------------------- stage 2
 

@@ -12,6 +12,7 @@ import dataclasses
 import signal
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from hypersearch.engine import (
     TrialState,
 )
 from hypersearch.engine.actions import Action
+from hypersearch.engine.history import Search as HistorySearch
 from hypersearch.engine.planner import run_params, trial_env
 from hypersearch.local.command import build_command
 from hypersearch.local.devices import cpu_count, cuda_devices
@@ -82,8 +84,15 @@ class _Live:
 class LocalRunner:
     """Runs one search to its end (or to Ctrl-C) and writes the results directory."""
 
-    def __init__(self, spec: SearchSpec, options: RunOptions, manifest: str = "") -> None:
+    def __init__(
+        self,
+        spec: SearchSpec,
+        options: RunOptions,
+        manifest: str = "",
+        history: dict[str, HistorySearch] | None = None,
+    ) -> None:
         self.options = options
+        self.history = dict(history or {})  # spec.stage1.history, read and checked
         self.devices = cuda_devices()
         parallel = options.parallel or (len(self.devices) or spec.parallelism)
         self.spec = dataclasses.replace(
@@ -99,6 +108,8 @@ class LocalRunner:
         self.events: list[Event] = []
         self.elapsed_before = 0.0
         self.t0 = time.monotonic()
+        # When the search started (kept across resumes): orders it among earlier searches.
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         self.interrupted = False
         self._sumcount: dict[int, SumCountState] = {}  # saved ``sumcount`` states (resume)
         self.search = self._load()
@@ -117,7 +128,7 @@ class LocalRunner:
     def _load(self) -> Search:
         saved = load_state(self.dir)  # StateFileError names a corrupt file
         if saved is None:
-            return Search(self.spec)
+            return Search(self.spec, self.history)
         if not self.options.resume:
             raise RunError(
                 f"{self.dir} already holds a search; continue it with --resume, "
@@ -131,12 +142,13 @@ class LocalRunner:
             self.meta = dict(saved.get("trials", {}))
             self.events = [Event(*e) for e in saved.get("events", [])]
             self.elapsed_before = float(saved.get("elapsedSeconds", 0.0))
+            self.started_at = str(saved.get("startedAt") or self.started_at)
             # Counter readings of ``sumcount`` trials at their last boundary: no hole on resume.
             for tid, raw in (saved.get("sumcount") or {}).items():
                 state = SumCountState.from_dict(raw)
                 if state.boundary is not None:
                     self._sumcount[int(tid)] = state
-            return Search.from_state(self.spec, saved["engine"])
+            return Search.from_state(self.spec, saved["engine"], self.history)
         except (KeyError, TypeError, ValueError) as e:
             raise RunError(
                 f"{self.dir / STATE_FILE}: not a state this version can resume "
@@ -154,6 +166,7 @@ class LocalRunner:
                 "manifest": self.manifest,
                 "specDigest": spec_digest(self.spec),
                 "elapsedSeconds": round(self.elapsed(), 3),
+                "startedAt": self.started_at,
                 "engine": self.search.to_state(),
                 "trials": self.meta,
                 "events": [dataclasses.astuple(e) for e in self.events[-1000:]],
@@ -399,7 +412,14 @@ class LocalRunner:
     def results(self) -> dict[str, Any]:
         from hypersearch.report.results import build_results
 
-        return build_results(self.search, self.meta, self.events, self.elapsed(), self.manifest)
+        return build_results(
+            self.search,
+            self.meta,
+            self.events,
+            self.elapsed(),
+            self.manifest,
+            started_at=self.started_at,
+        )
 
 
 def _params(params: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import astuple
 from typing import Any
 
 from hypersearch.engine import Search
+from hypersearch.report.earlier import parameters_of
 from hypersearch.report.files import finite_document
 
 RESULTS_VERSION = 1
@@ -22,10 +23,16 @@ def build_results(
     events: Iterable[Any],
     elapsed: float,
     manifest: str = "",
+    started_at: str | None = None,
 ) -> dict[str, Any]:
     """Every trial with parameters, trajectory, stop reason, prediction, compute; stage 2; cost
     (compute first, examples beside it). Numbers are finite: any that is not is null, and its
-    path is listed in ``nonFinite`` with the reason."""
+    path is listed in ``nonFinite`` with the reason. ``started_at``: when the search started
+    (ISO 8601, UTC), which orders it among earlier searches named as history.
+
+    The objective, the parameter space and the stage-1/stage-2 data are recorded, and each
+    trial's observed target, so that a later search can name this one in
+    ``spec.stage1.history`` (:mod:`hypersearch.report.earlier`)."""
     spec = search.spec
     trials = []
     for t in search.trials:
@@ -46,6 +53,7 @@ def build_results(
                 "computeSource": t.compute_source,
                 "trajectory": [[w, s.value] for w, s in sorted(t.windows.items())],
                 "stopPosition": info.get("stopPosition"),
+                "observed": search.observed(t) if t.stage == 1 else None,
                 "predicted": t.predicted,
                 "predictedStd": t.predicted_std,
                 "source": t.source,
@@ -86,6 +94,10 @@ def build_results(
         "windowName": spec.window_name,
         "evaluationWindows": spec.evaluation_windows,
         "targetWindows": [spec.target_windows.start, spec.target_windows.stop],
+        "parameters": parameters_of(spec.parameters),
+        "stage1Data": spec.stage1_data.to_dict(),
+        "stage2Data": spec.stage2_data.to_dict(),
+        "startedAt": started_at,
         "elapsedSeconds": round(elapsed, 2),
         "winner": search.trials[search.winner].name if search.winner is not None else None,
         "promoted": [search.trials[i].name for i in search.promoted],

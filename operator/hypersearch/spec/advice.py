@@ -137,6 +137,18 @@ def spec_warnings(spec: SearchSpec) -> list[SpecWarning]:
                 f"and 4)",
             )
         )
+    if spec.history.policy == "residual":
+        out.append(
+            SpecWarning(
+                "spec.stage1.history.policy",
+                f"residual: when the earlier searches trained only their top 3 in full (stage "
+                f"2, the usual case) history never lowered regret@3 and cost +0.15-0.52 points "
+                f"(flights-3m/28d at 1-10%: +0.15 to +0.33; reversal stream at 3%: +0.52); it "
+                f"helped only when every earlier configuration was trained in full (reversal "
+                f"stream at 3%: 2.480% -> 0.001%), and even then made flights-3m worse (+0.55 to "
+                f"+0.71 at 1-3%) ({SOURCE}, lead 3)",
+            )
+        )
     return sorted(out)
 
 

@@ -114,6 +114,41 @@ class PromotionSpec:
 
 
 @dataclass(frozen=True)
+class HistoryEntry:
+    """One earlier search of ``spec.stage1.history.searches``: exactly one of ``name`` (a
+    HyperSearch of the same namespace; locally ``results/NAME``) or ``results`` (local only: a
+    results directory or results.json, relative to the manifest)."""
+
+    name: str | None = None
+    results: str | None = None
+
+    @property
+    def field(self) -> str:
+        """Which of the two fields names it."""
+        return "name" if self.name is not None else "results"
+
+    @property
+    def label(self) -> str:
+        """How messages, status and results name it: ``name`` or the ``results`` path."""
+        return self.name if self.name is not None else str(self.results)
+
+
+@dataclass(frozen=True)
+class HistorySpec:
+    """``spec.stage1.history``: the history policy (``none``: the plain stage-1 ranking) and
+    the earlier searches it learns from (see :mod:`hypersearch.engine.history`)."""
+
+    policy: str = "none"
+    searches: tuple[HistoryEntry, ...] = ()
+
+    def describe(self) -> str:
+        """One line for messages: the policy and the searches."""
+        if not self.searches:
+            return self.policy
+        return f"{self.policy} ({', '.join(s.label for s in self.searches)})"
+
+
+@dataclass(frozen=True)
 class SamplerSpec:
     name: str = "random"
     grid_points: int = 3
@@ -186,6 +221,7 @@ class SearchSpec:
     deadlines: DeadlineSpec = field(default_factory=DeadlineSpec)
     transfer: TransferSpec = field(default_factory=TransferSpec)
     promotion: PromotionSpec = field(default_factory=PromotionSpec)
+    history: HistorySpec = field(default_factory=HistorySpec)
 
     @property
     def target_windows(self) -> range:
@@ -289,6 +325,17 @@ def from_document(document: dict[str, Any]) -> SearchSpec:
         deadlines=_deadlines(spec.get("deadlines") or {}),
         transfer=_transfer(stage1.get("transfer") or {}),
         promotion=_promotion(stage1.get("promotion") or {}),
+        history=_history(stage1.get("history") or {}),
+    )
+
+
+def _history(raw: dict[str, Any]) -> HistorySpec:
+    return HistorySpec(
+        policy=raw.get("policy", "none"),
+        searches=tuple(
+            HistoryEntry(name=s.get("name"), results=s.get("results"))
+            for s in raw.get("searches") or ()
+        ),
     )
 
 

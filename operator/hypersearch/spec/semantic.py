@@ -108,6 +108,14 @@ def _stopping_errors(spec: dict[str, Any], windows: int) -> list[SpecError]:
         )
     if stopping.get("confidence") is not None and stopping.get("rule") != "performance":
         errors.append(SpecError(f"{at}.confidence", "only the performance rule uses it"))
+    if stopping.get("rule") == "none":
+        # eta, minCohort and compareWindows are defaulted by the schema (the API server stores
+        # them in every spec), so only the rung settings without a default can be told apart.
+        for knob in ("rungs", "minPosition"):
+            if stopping.get(knob) is not None:
+                errors.append(
+                    SpecError(f"{at}.{knob}", "rule none stops no trial and has no rungs")
+                )
     return errors
 
 
@@ -172,6 +180,42 @@ def _promotion_errors(spec: dict[str, Any]) -> list[SpecError]:
             )
         ]
     return []
+
+
+def _history_errors(spec: dict[str, Any]) -> list[SpecError]:
+    """``spec.stage1.history``: each earlier search named by exactly one of name/results, none
+    twice; searches only with a policy that uses them, and a policy only with searches (as the
+    promotion's knobs are refused for a policy that ignores them)."""
+    history = spec.get("stage1", {}).get("history") or {}
+    at = "spec.stage1.history"
+    policy = history.get("policy", "none")
+    searches = history.get("searches") or []
+    errors: list[SpecError] = []
+    if policy == "none" and searches:
+        errors.append(
+            SpecError(
+                f"{at}.searches",
+                "policy none uses no earlier search: set policy: residual, or remove them",
+            )
+        )
+    if policy != "none" and not searches:
+        errors.append(
+            SpecError(f"{at}.searches", f"policy {policy} needs at least one earlier search")
+        )
+    seen: dict[tuple[str, str], int] = {}
+    for i, entry in enumerate(searches):
+        where = f"{at}.searches[{i}]"
+        given = [k for k in ("name", "results") if entry.get(k) is not None]
+        if len(given) != 1:
+            errors.append(SpecError(where, "exactly one of name or results"))
+            continue
+        key = (given[0], str(entry[given[0]]))
+        if key in seen:
+            errors.append(
+                SpecError(f"{where}.{given[0]}", f"duplicate of {at}.searches[{seen[key]}]")
+            )
+        seen.setdefault(key, i)
+    return errors
 
 
 def _is_number(value: Any) -> bool:
@@ -285,6 +329,7 @@ def semantic_errors(document: dict[str, Any]) -> list[SpecError]:
     errors += _stopping_errors(spec, windows)
     errors += _transfer_errors(spec)
     errors += _promotion_errors(spec)
+    errors += _history_errors(spec)
     errors += _template_errors(spec)
     workload = spec["stage2"].get("workload") or {}
     is_job = (workload.get("apiVersion", "batch/v1"), workload.get("kind", "Job")) == (
