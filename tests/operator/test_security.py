@@ -160,6 +160,40 @@ def test_the_admission_policy_refuses_each_attack_and_nothing_is_created(
     assert items == []
 
 
+@pytest.mark.usefixtures("policy")
+def test_the_admission_policy_refuses_history_a_tenant_may_not_read(
+    cluster: Cluster, k8s: client.ApiClient, namespace: str
+) -> None:
+    """spec.stage1.history names HyperSearches the operator reads for the creator: the creator
+    must be able to get each of them in the namespace; a results path is refused outright."""
+    rbac = client.RbacAuthorizationV1Api(k8s)
+    grant(rbac, namespace, "alice", [SEARCHES, *WORKLOADS])
+    create_only = {"apiGroups": [GROUP], "resources": ["hypersearches"], "verbs": ["create"]}
+    grant(rbac, namespace, "carol", [create_only, *WORKLOADS])
+
+    def with_history(name: str, *entries: dict[str, str]) -> dict[str, Any]:
+        doc = tiny_search(name)
+        doc["spec"]["stage1"]["history"] = {"policy": "residual", "searches": list(entries)}
+        return doc
+
+    named = with_history("later", {"name": "earlier-a"}, {"name": "earlier-b"})
+    with cluster.api_client(impersonate="alice") as alice:
+        create_search(alice, namespace, named, dry_run=True)  # alice may get them: admitted
+        with pytest.raises(client.ApiException) as info:
+            create_search(alice, namespace, with_history("path", {"results": "runs/x"}))
+        assert info.value.status == 422, info.value.body
+        assert "spec.stage1.history.searches[*].results" in info.value.body
+    with cluster.api_client(impersonate="carol") as carol:
+        with pytest.raises(client.ApiException) as info:
+            create_search(carol, namespace, named)
+        assert info.value.status == 403, info.value.body
+        body = info.value.body
+        assert "spec.stage1.history.searches[*].name" in body and "carol" in body, body
+        assert "earlier-a, earlier-b" in body, body
+        create_search(carol, namespace, tiny_search("plain"), dry_run=True)  # no history: fine
+    assert children(k8s, namespace) == {"pods": [], "jobs": [], "trials": []}
+
+
 @pytest.fixture
 def rbac_operator(
     cluster: Cluster, k8s: client.ApiClient, namespace: str, operator_factory: Any, tmp_path: Path

@@ -241,6 +241,7 @@ class SearchController(SearchBase):
     async def round(self, session: aiohttp.ClientSession) -> None:
         assert self.search is not None and self.spec is not None
         self.rounds += 1
+        await self.refresh_history()
         await self.apply(await asyncio.to_thread(self.search.step))
         if self.search.phase != "Running":
             await self.persist()
@@ -264,6 +265,7 @@ class SearchController(SearchBase):
         targets = await self.reconcile(by_trial, workloads)
         await self.scrape(session, targets)
         self.check_health()
+        await self.refresh_history()
         await self.apply(await asyncio.to_thread(self.search.step))
         await self.persist()
 

@@ -14,11 +14,13 @@ from typing import Any, Protocol
 from kubernetes.client.exceptions import ApiException
 
 from hypersearch.engine import Search, StartTrial
+from hypersearch.engine.history import Search as HistorySearch
 from hypersearch.engine.planner import start_action
 from hypersearch.kube import metrics, names, trail
 from hypersearch.kube.api import Kube, owned_by
 from hypersearch.kube.children import ChildRefused, Children
 from hypersearch.kube.conditions import set_condition
+from hypersearch.kube.history import read_history
 from hypersearch.kube.resources import trial_resource
 from hypersearch.kube.state import pod_ledgers, restore, spec_digest, sumcount_states
 from hypersearch.kube.status import StatusWriter, search_status
@@ -121,6 +123,7 @@ class SearchBase:
         self.pods: dict[int, dict[str, PodUse]] = {}
         self.now = time.time()  # wall clock of this round (pod timestamps are wall clock)
         self._listed_at: float | None = None  # when pods were last listed
+        self.history_read = False  # the earlier searches were read again before promotion
 
     # ----------------------------------------------------------------- loading
 
@@ -166,6 +169,14 @@ class SearchBase:
         if unsafe:
             await self._invalid("; ".join(str(e) for e in sorted(unsafe)))
             return False
+        history: dict[str, HistorySearch] = {}
+        if accepted is None and self.spec.history.searches:
+            # Admission: every earlier search named must exist here, be finished and match.
+            read = await read_history(self.kube, self.namespace, self.spec)
+            if read.errors:
+                await self._invalid("; ".join(read.errors))
+                return False
+            history = read.searches
         if accepted is not None and self._edited(current, accepted):
             await self._reject_edit()
         listed = await self.kube.list(
@@ -178,6 +189,7 @@ class SearchBase:
         # A ``sumcount`` trial continues from its last persisted boundary (no hole).
         self.monitor.resumed = sumcount_states(resources)
         self.search = restore(self.spec, self.status, resources)
+        self.search.history = history  # read again at promotion (see refresh_history)
         self.pods = pod_ledgers(resources)
         ids = {t.name: t.id for t in self.search.trials}
         recreations = self.status.get("recreations") or {}
@@ -247,6 +259,32 @@ class SearchBase:
         wanted = trail.expected(self.search.trials, written, horizon=min(known))
         for type_, reason, message in trail.missing(wanted, posted):
             self.events(type_, reason, message + trail.TAKEOVER_NOTE)
+
+    async def refresh_history(self) -> None:
+        """Just before the step that promotes: read the earlier searches again (they may have
+        gone or changed since admission, or this operator restarted). One that is gone or can
+        no longer be used gets a Warning event and the ranking uses the rest (the plain
+        ranking when none is left); never an error of the search."""
+        search, spec = self.search, self.spec
+        if (
+            search is None
+            or spec is None
+            or self.history_read
+            or not spec.history.searches
+            or not search.promotes_next()
+        ):
+            return
+        read = await read_history(self.kube, self.namespace, spec)
+        self.history_read = True
+        for line in read.errors:
+            gone = any(f"({label})" in line for label in read.missing)
+            self.events(
+                "Warning",
+                "HistoryMissing" if gone else "HistoryUnusable",
+                f"{line}; the ranking uses the other earlier searches "
+                f"({len(read.searches)} of {len(spec.history.searches)})",
+            )
+        search.history = read.searches
 
     def spec_for_cleanup(self) -> None:
         """For a search that already ended: its accepted spec and deadlines, enough to find and

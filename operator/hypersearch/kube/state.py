@@ -191,6 +191,7 @@ def engine_state(spec: SearchSpec, search_status: Obj, resources: list[Obj]) -> 
         "reason": engine.get("reason", ""),
         "promoted": engine.get("promoted", []),
         "winner": engine.get("winner"),
+        **({"history": engine["history"]} if isinstance(engine.get("history"), dict) else {}),
         "trials": [t.to_dict() for t in trials],
     }
 
@@ -205,6 +206,7 @@ def engine_block(search: Search) -> Obj:
         "reason": search.reason,
         "promoted": list(search.promoted),
         "winner": search.winner,
+        **({"history": dict(search.history_used)} if search.history_used is not None else {}),
     }
 
 

@@ -56,7 +56,8 @@ def load_history(
         except HistoryError as e:
             hint = (
                 f" (no earlier local run named {entry.name!r}: hypersearch run keeps a search "
-                "in results/NAME of the directory it runs in)"
+                "in results/NAME of the directory it runs in; in a cluster the operator looks "
+                "the name up in the search's namespace when it admits the search)"
                 if entry.name is not None
                 else ""
             )

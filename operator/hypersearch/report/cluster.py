@@ -134,15 +134,20 @@ def read_objects(api: client.ApiClient, namespace: str, name: str) -> tuple[Obj,
     except urllib3.exceptions.HTTPError as e:
         host = api.configuration.host
         raise ClusterReportError(f"cannot reach the API server at {host}: {e}") from e
+    return body, owned_trials(body, listed.get("items") or [])
+
+
+def owned_trials(body: Obj, listed: list[Obj]) -> list[Obj]:
+    """The listed Trial resources that belong to the HyperSearch ``body`` (not a deleted
+    namesake's)."""
     uid = body.get("metadata", {}).get("uid")
-    items: list[Obj] = [
+    return [
         t
-        for t in listed.get("items") or []
+        for t in listed
         if not uid
         or not t.get("metadata", {}).get("ownerReferences")
         or any(o.get("uid") == uid for o in t["metadata"]["ownerReferences"])
     ]
-    return body, items
 
 
 def _time(value: Any) -> datetime | None:
@@ -222,6 +227,18 @@ def rebuild(body: Obj, resources: list[Obj]) -> Search:
 def cluster_results(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
     """The ``results.json`` document of a HyperSearch in the cluster."""
     body, resources = read_objects(api, namespace, name)
+    start = _time(body["metadata"].get("creationTimestamp"))
+    events = read_events(api, body, start)
+    return results_of(body, resources, events, api.configuration.host)
+
+
+def results_of(
+    body: Obj, resources: list[Obj], events: list[ClusterEvent] | None = None, server: str = ""
+) -> dict[str, Any]:
+    """The ``results.json`` document of a HyperSearch from its objects as read (no API call):
+    ``hypersearch report --cluster`` and the operator reading an earlier search named as
+    history both build it here. Raises :class:`ClusterReportError`."""
+    namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
     search = rebuild(body, resources)
     start = _time(body["metadata"].get("creationTimestamp"))
     created = {
@@ -235,8 +252,14 @@ def cluster_results(api: client.ApiClient, namespace: str, name: str) -> dict[st
         }
         for t in search.trials
     }
-    events = read_events(api, body, start)
-    results = build_results(search, meta, events, _elapsed(body, start))
+    created_at = body["metadata"].get("creationTimestamp")
+    results = build_results(
+        search,
+        meta,
+        events or [],
+        _elapsed(body, start),
+        started_at=created_at if isinstance(created_at, str) else None,
+    )
     status = body.get("status") or {}
     held = (status.get("cost") or {}).get("resourceSeconds")
     if held is not None:  # the operator's account of every pod's requests x lifetime
@@ -247,7 +270,7 @@ def cluster_results(api: client.ApiClient, namespace: str, name: str) -> dict[st
         "uid": body["metadata"].get("uid"),
         "phase": status.get("phase"),
         "winner": status.get("winner"),
-        "server": api.configuration.host,
+        "server": server,
     }
     return results
 
@@ -261,7 +284,9 @@ __all__ = [
     "cluster_results",
     "default_out",
     "load_api",
+    "owned_trials",
     "read_objects",
     "rebuild",
+    "results_of",
     "split_target",
 ]
