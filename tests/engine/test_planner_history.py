@@ -100,3 +100,18 @@ def test_residual_with_too_little_history_keeps_the_plain_order() -> None:
     assert search.promoted == old_rank_order(search)
     used = search.summary()["history"]
     assert used["weight"] == 0.0 and "too little history" in used["reason"], used
+
+
+def test_family_promotion_takes_the_history_corrected_order() -> None:
+    """``family`` moves the best of each family to the front of the corrected order: with
+    history the best "fm" configuration leads (the plain order put "lr" first)."""
+    family = {"name": "family", "familyParameter": "model"}
+    plain = replay(spec(promotion=family), curves).search
+    assert models(plain)[:2] == ["lr", "fm"], plain.promoted
+    s = spec(
+        {"policy": "residual", "searches": [{"name": f"week-{k}"} for k in range(3)]},
+        promotion=family,
+    )
+    search = replay(s, curves, search=Search(s, history_of(s))).search
+    assert models(search) == ["fm", "lr", "fm"], search.promoted
+    assert search.summary()["history"]["weight"] > 0.5
