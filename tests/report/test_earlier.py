@@ -106,12 +106,28 @@ def test_another_objective_or_stage1_data_is_named() -> None:
     assert "objective goal 'minimize', this search 'maximize'" in mismatch(
         RESULTS, spec(objective={"goal": "maximize"})
     )
-    assert "evaluation windows [23, 30) of 30, this search [27, 30) of 30" in mismatch(
+    assert "evaluation windows: the last 7 of the stream, this search the last 3" in mismatch(
         RESULTS, spec(objective={"evaluationWindows": 3})
     )
     assert "stage-1 data rate 0.25, this search 0.1" in mismatch(
         RESULTS, spec(stage1={"data": {"rate": 0.1}, "stopping": {"rule": "none"}})
     )
+
+
+def test_an_earlier_search_of_a_shorter_stream_is_history_unless_its_prefix_differs() -> None:
+    """A weekly search of a growing log: last week's stream had fewer windows. The same
+    evaluation-window length and a stage 1 to the end of each stream match; a prefix stage 1
+    must stop at the same window."""
+    s = spec()
+    shorter = results_of(spec(stream={"windows": WINDOWS - 7, "windowName": "day"}))
+    assert shorter["windows"] == WINDOWS - 7
+    rows = history_rows(shorter, s)
+    assert rows.known().sum() == 3
+    prefix = {"data": {"rate": 0.25, "stop": 20}, "stopping": {"rule": "none"}}
+    assert "stage-1 data stop 23 (the end), this search 20 of 30 windows" in mismatch(
+        shorter, spec(stage1=prefix)
+    )
+    assert history_rows(results_of(spec(stage1=prefix)), spec(stage1=prefix)).size == N
 
 
 def test_unfinished_without_full_targets_or_old_results_are_refused() -> None:

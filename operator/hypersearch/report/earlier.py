@@ -68,25 +68,36 @@ def _bounds(p: dict[str, Any]) -> str:
     return f"[{_num(p.get('min'))}, {_num(p.get('max'))}]"
 
 
+def _stop(stop: int, windows: Any) -> str:
+    return f"{stop} (the end)" if stop == windows else f"{stop} of {windows} windows"
+
+
 def _num(v: Any) -> str:
     return f"{v:g}" if isinstance(v, int | float) else str(v)
 
 
 def differences(results: dict[str, Any], spec: SearchSpec) -> list[str]:
     """How an earlier search's results differ from ``spec`` where history needs them equal:
-    objective (metric, goal, stream and evaluation windows), parameter space (names, types,
-    bounds, values) and stage-1 data (start, stop, rate, sampling). Empty: compatible."""
+    objective (metric, goal, length of the evaluation window), parameter space (names, types,
+    bounds, values) and stage-1 data (start, stop, rate, sampling; a stage 1 to the end of the
+    stream matches one to the end of a longer stream). Empty: compatible."""
     out: list[str] = []
     if results.get("metric") != spec.metric:
         out.append(f"objective metric {results.get('metric')!r}, this search {spec.metric!r}")
     if results.get("goal") != spec.goal:
         out.append(f"objective goal {results.get('goal')!r}, this search {spec.goal!r}")
-    target = [spec.target_windows.start, spec.target_windows.stop]
-    if results.get("windows") != spec.windows or results.get("targetWindows") != target:
-        theirs = results.get("targetWindows") or ["?", "?"]
+    # The stream may have grown since (a weekly search of a growing log): what must match is
+    # the objective's evaluation window *length*, the last evaluationWindows of each stream.
+    theirs_target = results.get("targetWindows")
+    theirs_length = (
+        int(theirs_target[1]) - int(theirs_target[0])
+        if isinstance(theirs_target, list) and len(theirs_target) == 2
+        else None
+    )
+    if theirs_length != spec.evaluation_windows:
         out.append(
-            f"evaluation windows [{theirs[0]}, {theirs[1]}) of {results.get('windows')}, this "
-            f"search [{target[0]}, {target[1]}) of {spec.windows}"
+            f"objective evaluation windows: the last {theirs_length} of the stream, this "
+            f"search the last {spec.evaluation_windows}"
         )
     space = results.get("parameters")
     if not isinstance(space, list):
@@ -102,10 +113,19 @@ def differences(results: dict[str, Any], spec: SearchSpec) -> list[str]:
     else:
         mine = spec.stage1_data
         theirs_data = DataRange.from_dict(data)
-        for key in ("start", "stop", "rate", "sampling"):
+        for key in ("start", "rate", "sampling"):
             a, b = getattr(theirs_data, key), getattr(mine, key)
             if a != b:
                 out.append(f"stage-1 data {key} {_num(a)}, this search {_num(b)}")
+        # Stage 1 to the end of each stream matches whatever each stream's length; a prefix
+        # (stop before the end) must stop at the same window.
+        theirs_windows = results.get("windows")
+        to_end = theirs_data.stop == theirs_windows and mine.stop == spec.windows
+        if not to_end and theirs_data.stop != mine.stop:
+            out.append(
+                f"stage-1 data stop {_stop(theirs_data.stop, theirs_windows)}, this search "
+                f"{_stop(mine.stop, spec.windows)}"
+            )
     return out
 
 
