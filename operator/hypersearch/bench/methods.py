@@ -97,6 +97,10 @@ class Runs:
     families: dict[int, str] = field(default_factory=dict)
     # Each configuration's parameters (for policies that learn from them); may be empty.
     params: dict[int, dict[str, ParamValue]] = field(default_factory=dict)
+    # Issue 16, lead 1: per transfer variant, the runs of each configuration at each stage-1
+    # rate trained with the params that variant gives a run at that rate (``(config, rate)``,
+    # rates below 1 only); :meth:`transferred` puts them in place of the plain ones.
+    transfers: dict[str, dict[tuple[int, float], Trajectory]] = field(default_factory=dict)
 
     def at_eval(self, rate: float) -> Runs:
         """Every run replayed as if it had scored only the nested evaluation sample at ``rate``:
@@ -110,6 +114,7 @@ class Runs:
             rate,
             self.families,
             self.params,
+            {v: {k: t.at_eval(rate) for k, t in r.items()} for v, r in self.transfers.items()},
         )
 
     def until(self, horizon: int) -> Runs:
@@ -119,6 +124,22 @@ class Runs:
             return self
         return Runs(
             {key: t.until(horizon) for key, t in self.runs.items()},
+            self.eval_windows,
+            self.eval_rate,
+            self.families,
+            self.params,
+            {v: {k: t.until(horizon) for k, t in r.items()} for v, r in self.transfers.items()},
+        )
+
+    def transferred(self, variant: str) -> Runs:
+        """These runs with each stage-1 run (rate below 1) replaced by the one trained with
+        ``variant``'s transformed params; full-data runs (stage 2, the truth) stay as they are.
+        Configurations keep their index and untransformed params: a method run on this view
+        names, promotes and is charged for the configurations the search sampled, at what the
+        transformed runs really cost."""
+        swapped = self.transfers[variant]
+        return Runs(
+            {k: swapped[k] if k[1] < FULL_RATE else t for k, t in self.runs.items()},
             self.eval_windows,
             self.eval_rate,
             self.families,
@@ -205,6 +226,17 @@ def two_step(rate: float) -> Method:
         scores = {c: runs.target(c, rate) for c in subset}
         cost = Spend.total(runs.spend(c, rate) for c in subset)
         return Outcome(sorted(subset, key=scores.__getitem__), cost, scores)
+
+    return run
+
+
+def with_transfer(method: Method, variant: str) -> Method:
+    """Issue 16, lead 1: ``method`` with its stage-1 runs trained with the transfer ``variant``
+    (:meth:`Runs.transferred`); stage 2 (costed by the caller from the full-data runs) trains
+    the untransformed configuration."""
+
+    def run(runs: Runs, subset: Sequence[int], rng: np.random.Generator) -> Outcome:
+        return method(runs.transferred(variant), subset, rng)
 
     return run
 

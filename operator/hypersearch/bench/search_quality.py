@@ -37,6 +37,7 @@ from hypersearch.bench.groundtruth import (
     configurations,
     trainer_fingerprint,
 )
+from hypersearch.bench.transfer import VARIANTS, transfer_ground_truth
 
 UNIT = "CPU-seconds"
 STAGE2_K = 3
@@ -53,8 +54,14 @@ def _prefixes(windows: int) -> list[int]:
     return sorted({max(m.COMPARE_WINDOWS + 1, windows // d) for d in (8, 4, 2)})
 
 
-def method_table(rates: Sequence[float], windows: int) -> dict[str, m.Method]:
-    """Every method of the benchmark, by name. ``rates`` are the cached sub-sampling rates."""
+TRANSFER_TAG = " + transfer "
+
+
+def method_table(
+    rates: Sequence[float], windows: int, transfers: Sequence[str] = ()
+) -> dict[str, m.Method]:
+    """Every method of the benchmark, by name. ``rates`` are the cached sub-sampling rates;
+    ``transfers``: the transfer variants whose stage-1 runs the runs hold (issue 16, lead 1)."""
     low, mid = rates[0], rates[min(1, len(rates) - 1)]
     prefix = _prefixes(windows)
     table: dict[str, m.Method] = {
@@ -86,6 +93,15 @@ def method_table(rates: Sequence[float], windows: int) -> dict[str, m.Method]:
             table[f"history s={r:g}, earlier full searches"] = m.history(r, known="all")
     if len(rates) >= 2:
         table[f"extrapolation {'/'.join(f'{r:g}' for r in rates)}"] = m.extrapolation(rates)
+    # Issue 16, lead 1: two-step and rate-halving with every stage-1 run trained with the
+    # variant's rate-aware params (stage 2 untransformed), charged what those runs cost.
+    for variant in transfers:
+        for r in rates:
+            table[f"two-step s={r:g}{TRANSFER_TAG}{variant}"] = m.with_transfer(
+                m.two_step(r), variant
+            )
+        ladder = f"rate-halving {'/'.join(f'{r:g}' for r in rates)}"
+        table[f"{ladder}{TRANSFER_TAG}{variant}"] = m.with_transfer(m.rate_halving(rates), variant)
     table["performance (full data) + constant"] = m.engine(rule="performance")
     table["asha (full data)"] = m.engine(rule="asha")
     table["median stopping (full data)"] = m.engine(rule="median")
@@ -138,7 +154,7 @@ PEERS = ("two-step", "asha", "median", "hyperband", "optuna", "random-k")
 
 
 def is_ours(name: str) -> bool:
-    return name.startswith(OURS)
+    return name.startswith(OURS) or TRANSFER_TAG in name
 
 
 def label(name: str, eval_rate: float) -> str:
@@ -237,7 +253,7 @@ def evaluate(
     of ``eval_rates`` below 1. Stage 2 is always full data scored in full, as is the truth.
     ``startup``: a trainer process's start-up CPU, for the forked-trials estimate."""
     rates = sorted({r for (_, r) in runs.runs if r < FULL_RATE})
-    table = method_table(rates, runs.windows)
+    table = method_table(rates, runs.windows, list(runs.transfers))
     if only:
         table = {k: v for k, v in table.items() if only in k or k == "full search"}
     main = [n for n in main_method_names(rates, runs.windows) if n in table]
@@ -672,13 +688,38 @@ def empty_windows(runs: m.Runs) -> list[int]:
     return [int(w) for w in np.flatnonzero(np.logical_and.reduce(full))]
 
 
-def load_runs(gt: GroundTruth) -> m.Runs:
+def load_runs(gt: GroundTruth, transfers: dict[str, list[GroundTruth]] | None = None) -> m.Runs:
+    """The cached runs; ``transfers``: per variant, one ground truth per stage-1 rate of the
+    same configurations (in the same order) trained with that variant's params."""
     docs = [gt.document(i, FULL_RATE) for i in range(len(gt.configs))]
     windows = max(len(d["windows"]) for d in docs)
     runs = {(i, r): gt.load(i, r, windows) for i in range(len(gt.configs)) for r in gt.rates}
     families = {i: str(c.get("model", "")) for i, c in enumerate(gt.configs)}
     params = {i: dict(c) for i, c in enumerate(gt.configs)}
-    return m.Runs(runs, gt.eval_windows, families=families, params=params)
+    swapped = {
+        variant: {
+            (i, r): t.load(i, r, windows)
+            for t in truths
+            for r in t.rates
+            for i in range(len(gt.configs))
+        }
+        for variant, truths in (transfers or {}).items()
+    }
+    return m.Runs(runs, gt.eval_windows, families=families, params=params, transfers=swapped)
+
+
+def transfer_truths(gt: GroundTruth, variants: Sequence[str]) -> dict[str, list[GroundTruth]]:
+    """Per transfer variant, the ground truth of ``gt``'s configurations at each of its stage-1
+    rates trained with that variant's params (the cache ``python -m hypersearch.bench.transfer``
+    writes)."""
+    return {
+        v: [
+            transfer_ground_truth(gt.dataset, gt.configs, r, v, gt.stop, gt.eval_windows)
+            for r in gt.rates
+            if r < FULL_RATE
+        ]
+        for v in variants
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -711,6 +752,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="minute-scale run (CI)")
     parser.add_argument("--out", type=Path, default=None, help="write table, JSON and plot here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--transfers",
+        default="",
+        help="issue 16, lead 1: comma-separated transfer variants (batch, batch+sqrt-lr, lr) "
+        "whose stage-1 runs are also trained (one per configuration, rate and variant) and "
+        "replayed as two-step and rate-halving with transfer; default none",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -740,17 +788,24 @@ def run(args: argparse.Namespace) -> int:
         stop=args.stop,
         checks=checks,
     )
-    missing = gt.missing()
+    variants = [v for v in args.transfers.split(",") if v]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise SystemExit(f"--transfers: unknown {unknown}; known: {', '.join(VARIANTS)}")
+    transfers = transfer_truths(gt, variants)
     started = time.time()
-    if missing:
-        print(f"ground truth: training {len(missing)} runs into {gt.directory}", flush=True)
-        gt.build(
+    for truth in [gt, *(t for ts in transfers.values() for t in ts)]:
+        missing = truth.missing()
+        if not missing:
+            continue
+        print(f"ground truth: training {len(missing)} runs into {truth.directory}", flush=True)
+        truth.build(
             workers=args.workers,
             progress=lambda d, n: print(
                 f"  {d}/{n} runs ({time.time() - started:.0f}s)", flush=True
             ),
         )
-    runs = load_runs(gt)
+    runs = load_runs(gt, transfers)
     startup = gt.startup_cpu()
     rows = evaluate(
         runs, args.configs, args.subset, args.repeats, args.seed, args.only, eval_rates, startup

@@ -35,6 +35,21 @@ VARIANTS: dict[str, Transfer] = {
 }
 
 
+def transfer_ground_truth(
+    dataset: str,
+    configs: list[dict[str, Any]],
+    rate: float,
+    variant: str,
+    stop: int | None,
+    eval_windows: int = 7,
+) -> GroundTruth:
+    """The runs of ``configs`` at ``rate`` trained with ``variant``'s transformed params, cached
+    like any ground truth (keyed by the transformed configurations, so this benchmark and the
+    search-quality replay with ``--transfers`` share them). Index i is configuration i."""
+    applied = [VARIANTS[variant].apply(c, SPACE, rate).params for c in configs]
+    return GroundTruth(dataset, applied, (rate,), stop=stop, eval_windows=eval_windows)
+
+
 def _targets(gt: GroundTruth, rate: float, windows: int, eval_windows: int) -> np.ndarray:
     out = []
     for i in range(len(gt.configs)):
@@ -93,9 +108,7 @@ def measure(
             if variants is not None and name not in variants:
                 continue
             applied = [policy.apply(c, SPACE, rate) for c in configs]
-            gt = GroundTruth(
-                dataset, [a.params for a in applied], (rate,), stop=stop, eval_windows=eval_windows
-            )
+            gt = transfer_ground_truth(dataset, configs, rate, name, stop, eval_windows)
             gt.build(workers=workers)
             scores = _targets(gt, rate, windows, eval_windows)
             row = _row(
