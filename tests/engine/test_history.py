@@ -113,3 +113,33 @@ def test_encode() -> None:
     )
     x = encode({"model": "lr", "lr": 0.01, "layers": 2, "batch": "2048"}, space)
     np.testing.assert_allclose(x, [0, 1, 0.5, 0.25, 0, 1, 1])
+
+
+def test_corrects_only_as_deep_as_the_earlier_searches_knew() -> None:
+    """Earlier searches that knew full-data targets only for their stage-1 top 3 (the usual
+    case: their stage 2). Among those three the stage-1 differences overstate the full-data
+    ones (full - stage1 falls steeply with stage1), a relation the fit learns and the guard
+    confirms; extrapolated to a poor configuration it would turn the worst stage-1 rows into
+    the best. Only the top 3 may be reordered; the rest keep their plain order behind them."""
+    rng = np.random.default_rng(3)
+
+    def top3_search(horizon: int) -> Search:
+        x = rng.uniform(0, 1, (N, D))
+        stage1 = 0.4 + 0.05 * x[:, 0] + rng.normal(0, 0.01, N)
+        order = np.argsort(stage1)
+        full = np.full(N, np.nan)
+        top = order[:3]
+        # Among the selected, the full-data target barely follows stage 1 (regression to the
+        # mean), plus a small preference for a low second feature.
+        full[top] = stage1[top].mean() + 0.1 * (stage1[top] - stage1[top].mean())
+        full[top] += 0.002 * x[top, 1]
+        return Search(x, stage1, full, horizon=horizon)
+
+    history = [top3_search(h) for h in range(8)]
+    x = rng.uniform(0, 1, (N, D))
+    stage1 = 0.4 + 0.05 * x[:, 0] + rng.normal(0, 0.01, N)
+    out = ResidualPolicy(guard="off").rank(history, x, stage1)
+    plain = np.argsort(stage1, kind="stable")
+    assert set(out.order[:3].tolist()) == set(plain[:3].tolist()), out.reason
+    assert out.order[3:].tolist() == plain[3:].tolist()
+    assert "to the best 3 by stage 1" in out.reason
