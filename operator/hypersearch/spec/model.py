@@ -141,12 +141,6 @@ class HistorySpec:
     policy: str = "none"
     searches: tuple[HistoryEntry, ...] = ()
 
-    def describe(self) -> str:
-        """One line for messages: the policy and the searches."""
-        if not self.searches:
-            return self.policy
-        return f"{self.policy} ({', '.join(s.label for s in self.searches)})"
-
 
 @dataclass(frozen=True)
 class SamplerSpec:
